@@ -1,0 +1,99 @@
+// Package slack is signoutbot's Slack adapter: signed HTTP endpoints for slash commands and interactivity,
+// Socket Mode as the alternative without a public URL, and Block Kit messages posted and edited through the
+// Web API. Slack types stay in this package.
+package slack
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/slack-go/slack"
+
+	"github.com/signoutbot/signoutbot/bot"
+	"github.com/signoutbot/signoutbot/store"
+)
+
+// Platform is this adapter's name in actors and message references.
+const Platform = "slack"
+
+// Messenger implements bot.Messenger over the Slack Web API.
+type Messenger struct {
+	api    *slack.Client
+	token  string
+	apiURL string
+}
+
+// NewMessenger builds a Web API client; apiURL overrides Slack's (SLACK_API_URL, for tests and rehearsals).
+func NewMessenger(botToken, apiURL string) *Messenger {
+	var opts []slack.Option
+	if apiURL != "" {
+		opts = append(opts, slack.OptionAPIURL(apiURL))
+	}
+	return &Messenger{api: slack.New(botToken, opts...), token: botToken, apiURL: apiURL}
+}
+
+// API is the underlying client (Socket Mode needs it).
+func (m *Messenger) API() *slack.Client { return m.api }
+
+func (m *Messenger) Platform() string { return Platform }
+
+func (m *Messenger) Post(ctx context.Context, conv store.MessageRef, msg bot.Message) (store.MessageRef, error) {
+	opts := msgOptions(msg)
+	if conv.Thread != "" {
+		opts = append(opts, slack.MsgOptionTS(conv.Thread))
+	}
+	ch, ts, err := m.api.PostMessageContext(ctx, conv.Channel, opts...)
+	if err != nil {
+		return store.MessageRef{}, fmt.Errorf("slack chat.postMessage: %w", err)
+	}
+	return store.MessageRef{Platform: Platform, Channel: ch, ID: ts, Thread: conv.Thread}, nil
+}
+
+// Update edits with chat.update, which keeps working after an interaction's response_url has expired.
+func (m *Messenger) Update(ctx context.Context, ref store.MessageRef, msg bot.Message) error {
+	if _, _, _, err := m.api.UpdateMessageContext(ctx, ref.Channel, ref.ID, msgOptions(msg)...); err != nil {
+		return fmt.Errorf("slack chat.update: %w", err)
+	}
+	return nil
+}
+
+func (m *Messenger) Reply(ctx context.Context, ref store.MessageRef, msg bot.Message) (store.MessageRef, error) {
+	thread := ref.ID
+	if ref.Thread != "" {
+		thread = ref.Thread
+	}
+	return m.Post(ctx, store.MessageRef{Platform: Platform, Channel: ref.Channel, Thread: thread}, msg)
+}
+
+func (m *Messenger) Ephemeral(ctx context.Context, conv store.MessageRef, userID string, msg bot.Message) error {
+	if _, err := m.api.PostEphemeralContext(ctx, conv.Channel, userID, msgOptions(msg)...); err != nil {
+		return fmt.Errorf("slack chat.postEphemeral: %w", err)
+	}
+	return nil
+}
+
+func (m *Messenger) Person(ctx context.Context, userID string) (bot.Person, error) {
+	u, err := m.api.GetUserInfoContext(ctx, userID)
+	if err != nil {
+		return bot.Person{}, fmt.Errorf("slack users.info: %w", err)
+	}
+	name := u.RealName
+	if name == "" {
+		name = u.Name
+	}
+	return bot.Person{ID: u.ID, Name: name, Email: u.Profile.Email, TimeZone: u.TZ, Deleted: u.Deleted}, nil
+}
+
+// InUserGroup implements bot.UserGroupChecker with usergroups.users.list.
+func (m *Messenger) InUserGroup(ctx context.Context, groupID, userID string) (bool, error) {
+	members, err := m.api.GetUserGroupMembersContext(ctx, groupID)
+	if err != nil {
+		return false, fmt.Errorf("slack usergroups.users.list: %w", err)
+	}
+	for _, id := range members {
+		if id == userID {
+			return true, nil
+		}
+	}
+	return false, nil
+}

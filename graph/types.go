@@ -1,0 +1,144 @@
+// Package graph is signoutbot's view of Microsoft Entra ID: a small Directory interface with the project's own
+// types, implemented over msgraph-sdk-go. Kiota models never leave this package.
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultGraphURL is Microsoft Graph v1.0 in the global cloud. National clouds and the simulated tenant are
+// reached by configuring another base URL (SIGNOUTBOT_GRAPH_URL).
+const DefaultGraphURL = "https://graph.microsoft.com/v1.0"
+
+// User is the part of an Entra user object the bot needs.
+type User struct {
+	ID                string
+	UPN               string
+	DisplayName       string
+	Mail              string
+	Guest             bool // userType Guest: this tenant's revocation does not sign them out of their home tenant
+	Enabled           bool
+	SessionsValidFrom time.Time // zero when not read
+}
+
+// Label is how a user is named in chat: "Lester Tester <lester@contoso.com>".
+func (u User) Label() string {
+	if u.DisplayName == "" {
+		return u.UPN
+	}
+	return u.DisplayName + " <" + u.UPN + ">"
+}
+
+// Group is an Entra group.
+type Group struct {
+	ID          string
+	DisplayName string
+	Description string
+}
+
+// Outcome of one revocation.
+type Outcome string
+
+const (
+	OutcomeRevoked   Outcome = "revoked"
+	OutcomeNotFound  Outcome = "not_found"
+	OutcomeForbidden Outcome = "forbidden"
+	OutcomeFailed    Outcome = "failed"
+)
+
+// RevokeResult is the outcome for one user of revokeSignInSessions. Every user given to RevokeSessions gets
+// exactly one result, in input order.
+type RevokeResult struct {
+	UserID  string
+	Outcome Outcome
+	// At is when the accepted request was sent (before Graph set signInSessionsValidFromDateTime), so a
+	// read-back at or after At.Truncate(time.Second) proves the revocation took.
+	At       time.Time
+	Status   int    // HTTP status of the final attempt
+	Code     string // Graph's error code, when not revoked
+	Message  string // Graph's error message, when not revoked
+	Attempts int
+}
+
+// SessionState is what a read-back of one user shows.
+type SessionState struct {
+	UserID            string
+	Found             bool
+	SessionsValidFrom time.Time
+	Err               error // a failure to read this user (not "not found"), after retries
+}
+
+// TokenLifetime is the longest time an access token issued before a revocation can still be used.
+type TokenLifetime struct {
+	Lifetime time.Duration
+	// Source says where Lifetime comes from, for the admin: the policy's name, or the configured default.
+	Source   string
+	PolicyID string // empty when no organization-default policy applies
+}
+
+// Directory is everything the bot asks of Entra ID.
+type Directory interface {
+	// ResolveUser finds one user by UPN, mail, object id, or proxy address ("smtp:alias@contoso.com").
+	ResolveUser(ctx context.Context, ref string) (User, error)
+	// MatchUsers calls fn with each page of users whose display name contains text.
+	MatchUsers(ctx context.Context, text string, fn func([]User) error) error
+	// ResolveGroup finds one group by display name or object id.
+	ResolveGroup(ctx context.Context, ref string) (Group, error)
+	// GroupMembers calls fn with each page of the group's transitive members that are users.
+	GroupMembers(ctx context.Context, groupID string, fn func([]User) error) error
+	// RevokeSessions revokes the sign-in sessions of every user, returning one result per id in order.
+	RevokeSessions(ctx context.Context, userIDs []string, progress func(RevokeResult)) ([]RevokeResult, error)
+	// SessionsValidFrom reads signInSessionsValidFromDateTime back for every user, one state per id in order.
+	SessionsValidFrom(ctx context.Context, userIDs []string) ([]SessionState, error)
+	// AccessTokenLifetime says how long access tokens issued before a revocation can live.
+	AccessTokenLifetime(ctx context.Context) (TokenLifetime, error)
+}
+
+// ErrNotFound is returned (wrapped in *NotFoundError) when a user or group does not exist.
+var ErrNotFound = errors.New("not found")
+
+// NotFoundError names what was looked for.
+type NotFoundError struct {
+	Kind string // "user" or "group"
+	Ref  string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("no such %s: %q", e.Kind, e.Ref)
+}
+
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }
+
+// AmbiguousError is returned when a group name matches several groups; it lists them so the admin can pick
+// one by id.
+type AmbiguousError struct {
+	Ref        string
+	Candidates []Group
+}
+
+func (e *AmbiguousError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d groups are named %q; name one by its object id:", len(e.Candidates), e.Ref)
+	for _, g := range e.Candidates {
+		fmt.Fprintf(&b, " %s (%s", g.ID, g.DisplayName)
+		if g.Description != "" {
+			fmt.Fprintf(&b, ": %s", g.Description)
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// CollectUsers gathers every page of a paged listing into one slice, for small scopes and tests.
+func CollectUsers(ctx context.Context, list func(context.Context, func([]User) error) error) ([]User, error) {
+	var all []User
+	err := list(ctx, func(page []User) error {
+		all = append(all, page...)
+		return nil
+	})
+	return all, err
+}

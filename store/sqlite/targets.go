@@ -1,0 +1,159 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/signoutbot/signoutbot/store"
+)
+
+const targetCols = `t.request_id, t.seq, t.user_id, t.upn, t.display_name, t.guest, t.status, t.detail, t.attempts,
+	t.revoked_at, t.sessions_valid_from, t.confirmed_at, t.updated_at`
+
+// targetRow holds targetCols until decoded.
+type targetRow struct {
+	t                                                    store.Target
+	status                                               string
+	revokedAt, sessionsValidFrom, confirmedAt, updatedAt sql.NullString
+}
+
+func (w *targetRow) dest() []any {
+	return []any{&w.t.RequestID, &w.t.Seq, &w.t.UserID, &w.t.UPN, &w.t.DisplayName, &w.t.Guest, &w.status,
+		&w.t.Detail, &w.t.Attempts, &w.revokedAt, &w.sessionsValidFrom, &w.confirmedAt, &w.updatedAt}
+}
+
+func (w *targetRow) target() (store.Target, error) {
+	t := w.t
+	t.Status = store.TargetStatus(w.status)
+	if err := parseTimes(timeDest{w.revokedAt, &t.RevokedAt}, timeDest{w.sessionsValidFrom, &t.SessionsValidFrom},
+		timeDest{w.confirmedAt, &t.ConfirmedAt}, timeDest{w.updatedAt, &t.UpdatedAt}); err != nil {
+		return store.Target{}, fmt.Errorf("target %s/%s: %w", t.RequestID, t.UserID, err)
+	}
+	return t, nil
+}
+
+// insertTargets adds a new request's targets with one prepared statement: a scope can hold 100,000 users and
+// re-parsing the INSERT for each would dominate the transaction.
+func insertTargets(ctx context.Context, tx *sql.Tx, requestID string, targets []store.Target) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO targets (request_id, seq, user_id, upn, display_name, guest,
+		status, detail, attempts, revoked_at, sessions_valid_from, confirmed_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare target insert: %w", err)
+	}
+	defer stmt.Close()
+	for _, t := range targets {
+		_, err := stmt.ExecContext(ctx, requestID, t.Seq, t.UserID, t.UPN, t.DisplayName, t.Guest, string(t.Status),
+			t.Detail, t.Attempts, nullTime(t.RevokedAt), nullTime(t.SessionsValidFrom), nullTime(t.ConfirmedAt),
+			nullTime(t.UpdatedAt))
+		if err != nil {
+			return fmt.Errorf("sqlite: insert target %s of request %s: %w", t.UserID, requestID, err)
+		}
+	}
+	return nil
+}
+
+// Targets returns a request's targets ordered by Seq (then UserID, should a caller reuse a Seq). An unknown
+// request has no targets: the result is empty, not an error.
+func (d *DB) Targets(ctx context.Context, requestID string) ([]store.Target, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+targetCols+` FROM targets t WHERE t.request_id = ?
+		ORDER BY t.seq, t.user_id`, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: targets of %s: %w", requestID, err)
+	}
+	defer rows.Close()
+	var out []store.Target
+	for rows.Next() {
+		var w targetRow
+		if err := rows.Scan(w.dest()...); err != nil {
+			return nil, fmt.Errorf("sqlite: targets of %s: %w", requestID, err)
+		}
+		t, err := w.target()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: targets of %s: %w", requestID, err)
+	}
+	return out, nil
+}
+
+// UpdateTargets rewrites each target's state (everything but its keys and Seq, which is its fixed place in the
+// scope) and appends events, all in one transaction; a target that does not exist rolls everything back with
+// store.ErrNotFound. A zero UpdatedAt becomes now.
+func (d *DB) UpdateTargets(ctx context.Context, targets []store.Target, events ...store.Event) error {
+	now := d.now()
+	return d.write(ctx, func(tx *sql.Tx) error {
+		if len(targets) > 0 {
+			stmt, err := tx.PrepareContext(ctx, `UPDATE targets SET upn = ?, display_name = ?, guest = ?, status = ?,
+				detail = ?, attempts = ?, revoked_at = ?, sessions_valid_from = ?, confirmed_at = ?, updated_at = ?
+				WHERE request_id = ? AND user_id = ?`)
+			if err != nil {
+				return fmt.Errorf("sqlite: prepare target update: %w", err)
+			}
+			defer stmt.Close()
+			for _, t := range targets {
+				if t.UpdatedAt.IsZero() {
+					t.UpdatedAt = now
+				}
+				res, err := stmt.ExecContext(ctx, t.UPN, t.DisplayName, t.Guest, string(t.Status), t.Detail, t.Attempts,
+					nullTime(t.RevokedAt), nullTime(t.SessionsValidFrom), nullTime(t.ConfirmedAt), fmtTime(t.UpdatedAt),
+					t.RequestID, t.UserID)
+				if err != nil {
+					return fmt.Errorf("sqlite: update target %s/%s: %w", t.RequestID, t.UserID, err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return fmt.Errorf("sqlite: update target %s/%s: %w", t.RequestID, t.UserID, err)
+				}
+				if n == 0 {
+					return fmt.Errorf("sqlite: update target %s/%s: %w", t.RequestID, t.UserID, store.ErrNotFound)
+				}
+			}
+		}
+		return d.insertEvents(ctx, tx, "", events...)
+	})
+}
+
+// latestTargetSQL finds a user's target rows through two index lookups joined by UNION. A plain
+// "user_id = ? OR upn = ?" scans the whole table: SQLite's multi-index OR plan needs rowids, and targets is a
+// WITHOUT ROWID table. Both comparisons are NOCASE to match the indexes.
+const latestTargetSQL = `WITH m (request_id, user_id) AS (
+		SELECT request_id, user_id FROM targets WHERE user_id = ? COLLATE NOCASE
+		UNION
+		SELECT request_id, user_id FROM targets WHERE upn = ? COLLATE NOCASE)
+	SELECT ` + targetCols + `, ` + requestCols + `
+	FROM m JOIN targets t ON t.request_id = m.request_id AND t.user_id = m.user_id
+	JOIN requests r ON r.id = t.request_id
+	ORDER BY r.created_at DESC, r.rowid DESC LIMIT 1`
+
+// LatestTarget finds the newest target row (by its request's CreatedAt) whose UserID or UPN equals user,
+// ignoring case, and returns it with its request.
+func (d *DB) LatestTarget(ctx context.Context, user string) (store.Target, store.Request, error) {
+	var (
+		tw targetRow
+		rw requestRow
+	)
+	err := d.db.QueryRowContext(ctx, latestTargetSQL, user, user).Scan(append(tw.dest(), rw.dest()...)...)
+	if err == sql.ErrNoRows {
+		return store.Target{}, store.Request{}, fmt.Errorf("sqlite: latest target %q: %w", user, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Target{}, store.Request{}, fmt.Errorf("sqlite: latest target %q: %w", user, err)
+	}
+	t, err := tw.target()
+	if err != nil {
+		return store.Target{}, store.Request{}, fmt.Errorf("sqlite: %w", err)
+	}
+	r, err := rw.request()
+	if err != nil {
+		return store.Target{}, store.Request{}, fmt.Errorf("sqlite: %w", err)
+	}
+	return t, r, nil
+}

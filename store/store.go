@@ -1,0 +1,189 @@
+// Package store persists everything signoutbot knows: requests, their targets, approvals, chat message
+// references, delivery de-duplication keys, timers, work leases and the append-only audit log. State is written
+// here before anything is said in chat or done in Graph, so a restart resumes from the store alone.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns (wrapped or not) so callers can act on them with errors.Is.
+var (
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a compare-and-swap lost: someone else changed the row first. Reload and decide again.
+	ErrConflict = errors.New("store: conflict")
+	// ErrDuplicate means a unique fact (an approver's approval, a request's dedup key) is already recorded.
+	ErrDuplicate = errors.New("store: duplicate")
+)
+
+// RequestStatus is a request's place in its life: pending → approved → running → done, or denied / expired /
+// cancelled while pending.
+type RequestStatus string
+
+const (
+	StatusPending   RequestStatus = "pending"
+	StatusApproved  RequestStatus = "approved"
+	StatusRunning   RequestStatus = "running"
+	StatusDone      RequestStatus = "done"
+	StatusDenied    RequestStatus = "denied"
+	StatusExpired   RequestStatus = "expired"
+	StatusCancelled RequestStatus = "cancelled"
+)
+
+// Final reports whether nothing more will happen to a request.
+func (s RequestStatus) Final() bool {
+	return s == StatusDone || s == StatusDenied || s == StatusExpired || s == StatusCancelled
+}
+
+// Actor is a person on a chat platform.
+type Actor struct {
+	Platform string `json:"platform"` // "slack", "teams", "console"
+	ID       string `json:"id"`       // platform user id (Slack U…, Entra object id for Teams)
+	Name     string `json:"name"`     // display name at the time
+}
+
+// MessageRef locates a posted message on its platform. Its fields are opaque to everything but the adapter
+// that made it (Slack: channel id + ts; Teams: serviceUrl + conversation id + activity id).
+type MessageRef struct {
+	Platform string `json:"platform"`
+	Channel  string `json:"channel"`
+	ID       string `json:"id"`
+	Thread   string `json:"thread,omitempty"`
+	Extra    string `json:"extra,omitempty"` // adapter-specific JSON
+}
+
+// Request is one sign-out request.
+type Request struct {
+	ID        string // short, human-typeable, e.g. "R7K3Q9"
+	Status    RequestStatus
+	Version   int // bumped by every UpdateRequest; the compare-and-swap token
+	Requester Actor
+	Reason    string
+	// ScopeKind is "users", "group" or "match"; ScopeText is what the admin named (the group's name, the text).
+	ScopeKind string
+	ScopeText string
+	Command   string // the text as typed, for the audit log
+	// RequiredApprovals is how many distinct admins other than the requester must approve.
+	RequiredApprovals int
+	Approvals         []Approval // filled by GetRequest, ordered by time
+	CreatedAt         time.Time
+	NotBefore         time.Time // earliest start; zero means as soon as approved
+	ExpiresAt         time.Time // a pending request expires then
+	DecidedAt         time.Time // approved, denied, expired or cancelled
+	DecidedBy         Actor     // who denied or cancelled
+	StartedAt         time.Time
+	FinishedAt        time.Time
+	Message           MessageRef // the channel message that is edited in place
+	Conversation      MessageRef // where the request came from (channel, thread); adapter-specific
+	TokenLifetime     time.Duration
+	LifetimeSource    string
+	TokensExpireAt    time.Time // revocation time of the last target + TokenLifetime
+}
+
+// Approval is one admin's approval.
+type Approval struct {
+	Actor Actor
+	At    time.Time
+}
+
+// TargetStatus is one user's progress through a sign-out.
+type TargetStatus string
+
+const (
+	TargetExcluded        TargetStatus = "excluded"         // never revoked; Detail says why (protected, disabled)
+	TargetPending         TargetStatus = "pending"          // to be revoked
+	TargetRevoked         TargetStatus = "revoked"          // Graph accepted revokeSignInSessions
+	TargetSessionsInvalid TargetStatus = "sessions_invalid" // read-back shows signInSessionsValidFromDateTime ≥ revocation
+	TargetTokensExpired   TargetStatus = "tokens_expired"   // and the access-token lifetime has passed
+	TargetGuest           TargetStatus = "guest"            // revoked here, but only the home tenant can sign a guest out
+	TargetFailed          TargetStatus = "failed"           // Detail has Graph's reason (not found, forbidden, …)
+)
+
+// Final reports whether nothing more will happen to the target.
+func (s TargetStatus) Final() bool {
+	return s == TargetExcluded || s == TargetTokensExpired || s == TargetGuest || s == TargetFailed
+}
+
+// Target is one user in a request's scope.
+type Target struct {
+	RequestID         string
+	Seq               int // position in the scope, stable for paging
+	UserID            string
+	UPN               string
+	DisplayName       string
+	Guest             bool
+	Status            TargetStatus
+	Detail            string // why excluded or failed, Graph's code and message
+	Attempts          int
+	RevokedAt         time.Time // when the accepted revocation was sent
+	SessionsValidFrom time.Time // as read back from Graph
+	ConfirmedAt       time.Time // when the read-back confirmed it
+	UpdatedAt         time.Time
+}
+
+// Event is one audit log entry. The log is append-only; Seq orders it.
+type Event struct {
+	Seq       int64
+	At        time.Time
+	RequestID string
+	Actor     Actor
+	Type      string // e.g. "requested", "approved", "denied", "expired", "cancelled", "revoked", "failed", "confirmed", "tokens_expired", "refused"
+	Detail    string // human text
+	Data      string // JSON, stable per Type
+}
+
+// Timer is a persisted deadline: request expiry, the next verification pass, the "access tokens expired" notice.
+// Keyed by (Kind, RequestID) so scheduling again moves the deadline rather than adding a second one.
+type Timer struct {
+	Kind      string
+	RequestID string
+	Due       time.Time
+}
+
+// Filter selects requests.
+type Filter struct {
+	Statuses []RequestStatus // empty: any
+	Limit    int             // 0: no limit
+}
+
+// Store is what every backend provides. Implementations must be safe for concurrent use; storetest holds the
+// contract suite each backend must pass.
+type Store interface {
+	// CreateRequest stores a new request with its targets and the "requested" audit event in one transaction.
+	// dedupKey (may be empty) makes a re-delivered command harmless: a second create with the same key returns
+	// the first request and ErrDuplicate.
+	CreateRequest(ctx context.Context, r Request, targets []Target, dedupKey string) (Request, error)
+	GetRequest(ctx context.Context, id string) (Request, error)
+	ListRequests(ctx context.Context, f Filter) ([]Request, error)
+	// UpdateRequest writes r if its stored Version still equals r.Version (else ErrConflict), bumping Version,
+	// and appends events in the same transaction. It returns the stored request.
+	UpdateRequest(ctx context.Context, r Request, events ...Event) (Request, error)
+	// AddApproval records one admin's approval (ErrDuplicate if that admin already approved) with its event.
+	AddApproval(ctx context.Context, requestID string, a Approval, ev Event) error
+
+	Targets(ctx context.Context, requestID string) ([]Target, error)
+	// UpdateTargets writes the given targets (matched by RequestID+UserID) and their events in one transaction.
+	UpdateTargets(ctx context.Context, targets []Target, events ...Event) error
+	// LatestTarget is the most recent target row for a user (by UserID or UPN) across requests, with its request.
+	LatestTarget(ctx context.Context, user string) (Target, Request, error)
+
+	AppendEvent(ctx context.Context, ev Event) error
+	Events(ctx context.Context, requestID string) ([]Event, error) // requestID "" lists all
+
+	// SeenDelivery records a platform delivery id; it reports true the first time a key is seen.
+	SeenDelivery(ctx context.Context, key string, at time.Time) (first bool, err error)
+
+	SetTimer(ctx context.Context, t Timer) error
+	DeleteTimer(ctx context.Context, kind, requestID string) error
+	DueTimers(ctx context.Context, now time.Time) ([]Timer, error)
+	NextTimer(ctx context.Context) (Timer, bool, error)
+
+	// Claim takes a named lease for owner until now+ttl; it succeeds if the lease is free, expired or already
+	// owner's (claiming again renews it). Release frees it if owner still holds it.
+	Claim(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
+	Release(ctx context.Context, name, owner string) error
+
+	Close() error
+}

@@ -1,0 +1,192 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/signoutbot/signoutbot/store"
+)
+
+// someTargets returns n pending targets of requestID with Seq 0..n-1, handed over in reverse so a store that
+// returns insertion order instead of Seq order is caught.
+func someTargets(requestID string, n int) []store.Target {
+	out := make([]store.Target, 0, n)
+	for i := n - 1; i >= 0; i-- {
+		out = append(out, store.Target{
+			RequestID:   requestID,
+			Seq:         i,
+			UserID:      fmt.Sprintf("%08d-0000-4000-8000-000000000000", i),
+			UPN:         fmt.Sprintf("user%d@Contoso.example", i),
+			DisplayName: fmt.Sprintf("User %d", i),
+			Status:      store.TargetPending,
+		})
+	}
+	return out
+}
+
+func testTargetsOrder(t *testing.T, s store.Store) {
+	targets := someTargets("TGT001", 5)
+	// One target with every field set, including times in a non-UTC zone.
+	targets[2].Guest = true
+	targets[2].Status = store.TargetExcluded
+	targets[2].Detail = "protected: Global Administrator"
+	targets[2].Attempts = 3
+	targets[2].RevokedAt = base().Add(time.Second)
+	targets[2].SessionsValidFrom = base().Add(2 * time.Second)
+	targets[2].ConfirmedAt = base().Add(3 * time.Second)
+	targets[2].UpdatedAt = base().Add(4 * time.Second)
+	// RequestID may be left empty: the target belongs to the request being created.
+	targets[4].RequestID = ""
+	mustCreate(t, s, newRequest("TGT001", base()), targets, "")
+
+	got, err := s.Targets(ctx(t), "TGT001")
+	if err != nil {
+		t.Fatalf("Targets: %v", err)
+	}
+	if len(got) != len(targets) {
+		t.Fatalf("Targets returned %d, want %d", len(got), len(targets))
+	}
+	for i, tg := range got {
+		if tg.Seq != i {
+			t.Errorf("Targets[%d].Seq = %d: not ordered by Seq", i, tg.Seq)
+		}
+		allUTC(t, "target", tg.RevokedAt, tg.SessionsValidFrom, tg.ConfirmedAt, tg.UpdatedAt)
+	}
+	want := targets[2]
+	want.RevokedAt, want.SessionsValidFrom = want.RevokedAt.UTC(), want.SessionsValidFrom.UTC()
+	want.ConfirmedAt, want.UpdatedAt = want.ConfirmedAt.UTC(), want.UpdatedAt.UTC()
+	equal(t, "fully populated target", got[want.Seq], want)
+	if got[0].RequestID != "TGT001" {
+		t.Errorf("target created without RequestID read back with %q", got[0].RequestID)
+	}
+
+	if other, err := s.Targets(ctx(t), "NOPE00"); err != nil || len(other) != 0 {
+		t.Errorf("Targets(unknown) = %v, %v; want none", other, err)
+	}
+}
+
+func testUpdateTargets(t *testing.T, s store.Store) {
+	mustCreate(t, s, newRequest("TGT002", base()), someTargets("TGT002", 3), "")
+	before, err := s.Targets(ctx(t), "TGT002")
+	if err != nil {
+		t.Fatalf("Targets: %v", err)
+	}
+
+	revoked := before[0]
+	revoked.Status = store.TargetRevoked
+	revoked.Attempts = 1
+	revoked.RevokedAt = base().Add(time.Minute)
+	// UpdatedAt left zero: the store sets it.
+	failed := before[2]
+	failed.Status = store.TargetFailed
+	failed.Detail = "Request_ResourceNotFound: user gone"
+	failed.Attempts = 4
+	failed.UpdatedAt = base().Add(2 * time.Minute)
+
+	evs := []store.Event{
+		{RequestID: "TGT002", Type: "revoked", Detail: revoked.UPN},
+		{RequestID: "TGT002", Type: "failed", Detail: failed.UPN, Data: `{"code":"Request_ResourceNotFound"}`},
+	}
+	if err := s.UpdateTargets(ctx(t), []store.Target{revoked, failed}, evs...); err != nil {
+		t.Fatalf("UpdateTargets: %v", err)
+	}
+	after, err := s.Targets(ctx(t), "TGT002")
+	if err != nil {
+		t.Fatalf("Targets: %v", err)
+	}
+	if after[0].UpdatedAt.IsZero() {
+		t.Errorf("UpdatedAt not set when zero: %+v", after[0])
+	}
+	allUTC(t, "updated target", after[0].UpdatedAt, after[0].RevokedAt)
+	revoked.RevokedAt, revoked.UpdatedAt = revoked.RevokedAt.UTC(), after[0].UpdatedAt
+	failed.UpdatedAt = failed.UpdatedAt.UTC()
+	equal(t, "revoked target", after[0], revoked)
+	equal(t, "untouched target", after[1], before[1])
+	equal(t, "failed target", after[2], failed)
+
+	got := mustEvents(t, s, "TGT002")
+	equal(t, "events", eventTypes(got), []string{"requested:TGT002", "revoked:TGT002", "failed:TGT002"})
+	if last := got[len(got)-1]; last.Data != evs[1].Data || last.Detail != evs[1].Detail {
+		t.Errorf("event round trip = %+v, want %+v", last, evs[1])
+	}
+}
+
+func testUpdateTargetsMissing(t *testing.T, s store.Store) {
+	mustCreate(t, s, newRequest("TGT003", base()), someTargets("TGT003", 2), "")
+	before, err := s.Targets(ctx(t), "TGT003")
+	if err != nil {
+		t.Fatalf("Targets: %v", err)
+	}
+	good := before[0]
+	good.Status = store.TargetRevoked
+	tests := []struct {
+		name    string
+		missing store.Target
+	}{
+		{"unknown user", store.Target{RequestID: "TGT003", UserID: "not-in-scope", Status: store.TargetRevoked}},
+		{"unknown request", store.Target{RequestID: "NOPE00", UserID: before[1].UserID, Status: store.TargetRevoked}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.UpdateTargets(ctx(t), []store.Target{good, tc.missing}, store.Event{RequestID: "TGT003", Type: "revoked"})
+			if err == nil {
+				t.Fatal("UpdateTargets with a missing target succeeded")
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("err = %v, want ErrNotFound", err)
+			}
+			// One transaction: the good target and the event must not have been written either.
+			after, err := s.Targets(ctx(t), "TGT003")
+			if err != nil {
+				t.Fatalf("Targets: %v", err)
+			}
+			equal(t, "targets after failed update", after, before)
+			equal(t, "events after failed update", eventTypes(mustEvents(t, s, "TGT003")), []string{"requested:TGT003"})
+		})
+	}
+}
+
+func testLatestTarget(t *testing.T, s store.Store) {
+	const id, upn = "aaaaaaaa-1111-4222-8333-444444444444", "Dana.Doe@Contoso.example"
+	// The newer request is created first, so "latest" must come from CreatedAt, not insertion order.
+	for _, c := range []struct {
+		req     string
+		created time.Time
+		status  store.TargetStatus
+	}{
+		{"NEW001", base().Add(time.Hour), store.TargetRevoked},
+		{"OLD001", base(), store.TargetTokensExpired},
+	} {
+		targets := []store.Target{
+			{RequestID: c.req, Seq: 0, UserID: "bbbbbbbb-0000-4000-8000-000000000000", UPN: "someone@contoso.example", Status: store.TargetPending},
+			{RequestID: c.req, Seq: 1, UserID: id, UPN: upn, DisplayName: "Dana Doe", Status: c.status},
+		}
+		mustCreate(t, s, newRequest(c.req, c.created), targets, "")
+	}
+	tests := []struct {
+		name, user string
+	}{
+		{"by id", id},
+		{"by id other case", "AAAAAAAA-1111-4222-8333-444444444444"},
+		{"by upn", upn},
+		{"by upn lower case", "dana.doe@contoso.example"},
+		{"by upn upper case", "DANA.DOE@CONTOSO.EXAMPLE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tg, r, err := s.LatestTarget(ctx(t), tc.user)
+			if err != nil {
+				t.Fatalf("LatestTarget(%q): %v", tc.user, err)
+			}
+			if tg.RequestID != "NEW001" || tg.UserID != id || tg.Status != store.TargetRevoked {
+				t.Errorf("target = %+v, want Dana's row in NEW001", tg)
+			}
+			equal(t, "request", r, mustGet(t, s, "NEW001"))
+		})
+	}
+	if _, _, err := s.LatestTarget(ctx(t), "nobody@contoso.example"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LatestTarget(unknown) err = %v, want ErrNotFound", err)
+	}
+}
