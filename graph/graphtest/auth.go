@@ -264,6 +264,6 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, status int, code string,
 		{"error_codes", []int{aadsts}},
 		{"timestamp", s.now().UTC().Format("2006-01-02 15:04:05Z")},
 		{"trace_id", traceID},
-		{"correlation_id", w.Header().Get("client-request-id")},
+		{"correlation_id", strings.Join(w.Header()["client-request-id"], "")},
 	})
 }

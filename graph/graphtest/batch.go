@@ -99,7 +99,7 @@ func renderBatchItem(id string, resp *apiResponse) jsonObject {
 	keys := slices.Sorted(maps.Keys(resp.header))
 	headers := make(jsonObject, 0, len(keys))
 	for _, k := range keys {
-		headers = append(headers, jsonField{k, resp.header.Get(k)})
+		headers = append(headers, jsonField{k, strings.Join(resp.header[k], ", ")})
 	}
 	out := jsonObject{{"id", id}, {"status", resp.status}, {"headers", headers}}
 	if len(resp.body) > 0 {

@@ -98,8 +98,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		clientReqID = reqID
 	}
 	h := w.Header()
-	h.Set("request-id", reqID)
-	h.Set("client-request-id", clientReqID)
+	h["request-id"] = []string{reqID} // Graph's lower-case spelling
+	h["client-request-id"] = []string{clientReqID}
 	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 	h.Set("x-ms-ags-diagnostic", `{"ServerInfo":{"DataCenter":"Simulated","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"graphtest"}}`)
 	rec := &statusRecorder{ResponseWriter: w}

@@ -110,8 +110,9 @@ func (t *throttler) take(kind bucketKind, app string, cost int) throttleDecision
 // throttledResponse renders Graph's 429 with the throttling headers Entra ID sends.
 func (s *Server) throttledResponse(req *apiRequest, kind bucketKind, d throttleDecision) *apiResponse {
 	resp := graphError(req, 429, codeTooManyRequests, "Too many requests").withRetryAfter(d.retryAfter)
-	resp.header.Set("x-ms-throttle-limit-percentage", fmt.Sprintf("%.1f", d.percentage))
-	resp.header.Set("x-ms-throttle-scope", fmt.Sprintf("Tenant_Application/%s/%s/%s", kind.scopeName(), s.opts.TenantID, req.appID))
-	resp.header.Set("x-ms-throttle-information", "Throttle limit exceeded")
+	// Raw map keys keep Graph's lower-case spelling inside $batch item headers.
+	resp.header["x-ms-throttle-limit-percentage"] = []string{fmt.Sprintf("%.1f", d.percentage)}
+	resp.header["x-ms-throttle-scope"] = []string{fmt.Sprintf("Tenant_Application/%s/%s/%s", kind.scopeName(), s.opts.TenantID, req.appID)}
+	resp.header["x-ms-throttle-information"] = []string{"Throttle limit exceeded"}
 	return resp
 }
