@@ -32,6 +32,19 @@ func FormatTime(t time.Time, loc *time.Location) string {
 	return fmt.Sprintf("%s (%s UTC)", local.Format("Mon 2 Jan 15:04:05 MST"), t.UTC().Format("15:04:05"))
 }
 
+// FormatDuration is a lifetime as people say it: "2 h", "90 min", "45 s".
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d h", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%d min", d/time.Minute)
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	}
+	return fmt.Sprintf("%d s", d/time.Second)
+}
+
 // location is the time zone a platform reports for a user, cached for the life of the process.
 func (a *App) location(ctx context.Context, platform, userID string) *time.Location {
 	key := platform + ":" + userID
@@ -169,8 +182,8 @@ func (a *App) progressBlocks(req store.Request, targets []store.Target, c map[st
 		if req.Status == store.StatusDone || c[store.TargetTokensExpired] > 0 {
 			small += " Access tokens expired at " + FormatTime(req.TokensExpireAt, loc) + ": every client is signed out."
 		} else {
-			small += fmt.Sprintf(" Access tokens issued before the revocation expire by %s (%s: %s).",
-				FormatTime(req.TokensExpireAt, loc), req.TokenLifetime, req.LifetimeSource)
+			small += fmt.Sprintf(" Access tokens issued before the revocation expire by %s (lifetime %s, %s).",
+				FormatTime(req.TokensExpireAt, loc), FormatDuration(req.TokenLifetime), req.LifetimeSource)
 		}
 	}
 	return append(blocks, Block{Kind: BlockContext, Text: small})
@@ -195,7 +208,7 @@ func (a *App) threadNotice(req store.Request, n revocation.Notice, loc *time.Loc
 	case revocation.NoticeRevoked:
 		return []Message{textMessage(fmt.Sprintf(":hourglass: Every revocation has been sent. Clients holding an access token issued before it "+
 			"(Teams desktop is the usual one) can keep working until %s: the access-token lifetime is %s (%s). I will post here then.",
-			FormatTime(req.TokensExpireAt, loc), req.TokenLifetime, req.LifetimeSource))}
+			FormatTime(req.TokensExpireAt, loc), FormatDuration(req.TokenLifetime), req.LifetimeSource))}
 	case revocation.NoticeTokensExpired:
 		return []Message{textMessage(fmt.Sprintf(":lock: Access tokens expired — every client is signed out (%s, at %s).",
 			plural(len(n.Targets), "user"), FormatTime(req.TokensExpireAt, loc)))}

@@ -59,6 +59,10 @@ func (s *Server) serveBatch(req *apiRequest) *apiResponse {
 
 	responses := make([]jsonObject, 0, len(envelope.Requests))
 	for _, it := range envelope.Requests {
+		if req.ctx.Err() != nil {
+			// The client is gone: stop spending budget on answers nobody reads.
+			return graphError(req, http.StatusServiceUnavailable, codeServiceUnavailable, "Request cancelled.")
+		}
 		resp := s.serveBatchItem(req, it)
 		s.countOutcome(resp.status, true)
 		responses = append(responses, renderBatchItem(it.ID, resp))
@@ -69,7 +73,7 @@ func (s *Server) serveBatch(req *apiRequest) *apiResponse {
 func (s *Server) serveBatchItem(outer *apiRequest, it batchRequestItem) *apiResponse {
 	item := &apiRequest{
 		ctx: outer.ctx, method: strings.ToUpper(it.Method), base: outer.base, appID: outer.appID,
-		now: outer.now, requestID: newRequestID(), clientRequestID: outer.clientRequestID, inBatch: true,
+		now: outer.now, requestID: newRequestID(), clientRequestID: outer.clientRequestID,
 		header: http.Header{},
 	}
 	for k, v := range it.Headers {

@@ -17,7 +17,6 @@ const (
 	codeAuthorizationDenied = "Authorization_RequestDenied"
 	codeInternalServerError = "InternalServerError"
 	codeServiceUnavailable  = "ServiceUnavailable"
-	codeMethodNotAllowed    = "Request_BadRequest"
 )
 
 // apiResponse is the transport-neutral result of one Graph operation, so the
@@ -83,7 +82,7 @@ func badRequest(req *apiRequest, message string) *apiResponse {
 }
 
 func methodNotAllowed(req *apiRequest) *apiResponse {
-	return graphError(req, http.StatusMethodNotAllowed, codeMethodNotAllowed,
+	return graphError(req, http.StatusMethodNotAllowed, codeRequestBadRequest,
 		"Specified HTTP method is not allowed for the request target.")
 }
 

@@ -206,3 +206,12 @@ func sorted(in []string) []string {
 }
 
 func q(s string) string { return url.QueryEscape(s) }
+
+func readAll(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return b
+}

@@ -39,16 +39,6 @@ func (o jsonObject) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// get returns the value of key, for tests and for selecting sort keys.
-func (o jsonObject) get(key string) (any, bool) {
-	for _, f := range o {
-		if f.Key == key {
-			return f.Value, true
-		}
-	}
-	return nil, false
-}
-
 // nullable renders "" as JSON null, which is how Graph reports unset strings.
 func nullable(s string) any {
 	if s == "" {

@@ -79,7 +79,7 @@ func lexFilter(src string) ([]token, error) {
 			closed := false
 			for i < len(src) {
 				if src[i] == '\'' {
-					if false { // '' is an escaped quote
+					if i+1 < len(src) && src[i+1] == '\'' { // '' is an escaped quote
 						sb.WriteByte('\'')
 						i += 2
 						continue

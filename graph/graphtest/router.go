@@ -31,7 +31,6 @@ type apiRequest struct {
 	now             time.Time
 	requestID       string
 	clientRequestID string
-	inBatch         bool
 }
 
 func (r *apiRequest) pathString() string { return strings.Join(r.segments, "/") }

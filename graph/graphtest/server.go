@@ -100,7 +100,6 @@ func (s *Server) StartAt(addr string) error {
 		Handler:           s.handler,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
 	}
 	s.srv, s.listener, s.certPEM, s.certPool = srv, ln, certPEM, pool
 	s.url = "https://" + dialableAddr(ln.Addr())
@@ -162,11 +161,23 @@ func (s *Server) URL() string {
 	return s.url
 }
 
-func (s *Server) GraphURL() string      { return s.URL() + "/v1.0" }
+// GraphURL is the Graph base URL, URL()+"/v1.0".
+func (s *Server) GraphURL() string { return s.URL() + "/v1.0" }
+
+// AuthorityHost is URL()+"/", for azidentity's Cloud.ActiveDirectoryAuthorityHost.
 func (s *Server) AuthorityHost() string { return s.URL() + "/" }
-func (s *Server) TenantID() string      { return s.opts.TenantID }
-func (s *Server) ClientID() string      { return AppClientID }
-func (s *Server) ClientSecret() string  { return AppClientSecret }
+
+// TenantID is the simulated tenant's id.
+func (s *Server) TenantID() string { return s.opts.TenantID }
+
+// ClientID is the app registered in the tenant (AppClientID).
+func (s *Server) ClientID() string { return AppClientID }
+
+// ClientSecret is that app's secret (AppClientSecret).
+func (s *Server) ClientSecret() string { return AppClientSecret }
+
+// Handler serves everything (auth, Graph, discovery) for mounting or httptest.
+// Absolute URLs it returns use the request's Host.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // CertPEM is the server's TLS certificate (nil before Start).
@@ -273,6 +284,7 @@ type counters struct {
 	unauthorized                                 atomic.Int64
 }
 
+// Stats returns the counters; each is read atomically.
 func (s *Server) Stats() Stats {
 	c := &s.stats
 	return Stats{
@@ -283,6 +295,7 @@ func (s *Server) Stats() Stats {
 	}
 }
 
+// ResetStats zeroes all counters.
 func (s *Server) ResetStats() {
 	c := &s.stats
 	for _, a := range []*atomic.Int64{&c.requests, &c.batchRequests, &c.batchItems, &c.writes,
