@@ -222,6 +222,8 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 	if err != nil {
 		var amb *graph.AmbiguousError
 		switch {
+		case errors.Is(err, scope.ErrProtection):
+			a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("%w. Nothing was requested; ask whoever runs signoutbot to fix the setting", err))
 		case errors.As(err, &amb), errors.Is(err, graph.ErrNotFound):
 			a.respond(ctx, ev.Respond, ":grey_question: "+err.Error()+". Nothing was requested.")
 		default:

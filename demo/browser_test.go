@@ -162,11 +162,11 @@ func TestBrowserGroupTestApprovedBySecondAdmin(t *testing.T) {
 	}
 	waitText(t, ctx, "deadline notice", 30*time.Second, "Access tokens expired — every client is signed out")
 
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(os.TempDir(), "signoutbot-demo-browser-test.jpg")
+	path := filepath.Join(os.TempDir(), "signoutbot-demo-browser-test.png")
 	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}

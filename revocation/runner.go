@@ -66,7 +66,8 @@ type Runner struct {
 	LifetimeOverride time.Duration
 }
 
-const leaseTTL = 2 * time.Minute
+// leaseTTL bounds how long a crashed replica's claim blocks the others; a live one renews it every third of it.
+const leaseTTL = 30 * time.Second
 
 func (r *Runner) now() time.Time { return r.Clock.Now() }
 
@@ -84,14 +85,36 @@ func (r *Runner) notify(ctx context.Context, n Notice) {
 	}
 }
 
-// claim takes the request's lease so that two replicas never run it at once.
+// claim takes the request's lease so that two replicas never run it at once, and renews it while the work
+// goes on (a 10,000-user run outlasts the lease many times over).
 func (r *Runner) claim(ctx context.Context, id string) (bool, func(), error) {
 	name := "request:" + id
 	ok, err := r.Store.Claim(ctx, name, r.Owner, r.now(), leaseTTL)
 	if err != nil || !ok {
 		return false, func() {}, err
 	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(leaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if ok, err := r.Store.Claim(ctx, name, r.Owner, r.now(), leaseTTL); err != nil || !ok {
+					r.Log.Error("lease lost", "request", id, "err", err)
+				}
+			}
+		}
+	}()
 	return true, func() {
+		close(stop)
+		<-done
 		if err := r.Store.Release(context.WithoutCancel(ctx), name, r.Owner); err != nil {
 			r.Log.Warn("release lease", "request", id, "err", err)
 		}

@@ -41,6 +41,9 @@ func (s Scope) Counts() (pending, excluded int) {
 	return
 }
 
+// ErrProtection marks a failure to read the protected accounts: a configuration problem, not the admin's.
+var ErrProtection = errors.New("cannot read the protected accounts (SIGNOUTBOT_PROTECTED)")
+
 // Protection knows the accounts that must never be signed out (break-glass admins), by UPN or through
 // membership of protected groups. Group members are read at every check, so a change in Entra applies at once.
 type Protection struct {
@@ -78,7 +81,7 @@ func (p *Protection) Set(ctx context.Context) (map[string]bool, error) {
 		g, err := p.Dir.ResolveGroup(ctx, name)
 		if err != nil {
 			// Failing closed: without the protected list we cannot promise to spare those accounts.
-			return nil, fmt.Errorf("protected group %q: %w", name, err)
+			return nil, fmt.Errorf("%w: group %q: %w", ErrProtection, name, err)
 		}
 		err = p.Dir.GroupMembers(ctx, g.ID, func(page []graph.User) error {
 			for _, u := range page {
@@ -88,7 +91,7 @@ func (p *Protection) Set(ctx context.Context) (map[string]bool, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("members of protected group %q: %w", name, err)
+			return nil, fmt.Errorf("%w: members of group %q: %w", ErrProtection, name, err)
 		}
 	}
 	return set, nil

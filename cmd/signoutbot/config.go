@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -62,10 +63,10 @@ func (e envFlag) integer(p *int, name, envName string, def int, usage string) er
 	return nil
 }
 
-// list splits a comma- or space-separated setting.
+// list splits a setting on commas, semicolons and newlines; spaces stay, since group names have them.
 func list(s string) []string {
 	var out []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' }) {
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == '\n' }) {
 		if f = strings.TrimSpace(f); f != "" {
 			out = append(out, f)
 		}
@@ -75,7 +76,7 @@ func list(s string) []string {
 
 // splitAdmins separates Slack user ids (U…, W…) from Slack user group ids (S…) in SIGNOUTBOT_ADMINS.
 func splitAdmins(s string) (users, groups []string, err error) {
-	for _, id := range list(s) {
+	for _, id := range strings.Fields(strings.Join(list(s), " ")) {
 		switch {
 		case len(id) >= 2 && (id[0] == 'U' || id[0] == 'W') && isSlackID(id):
 			users = append(users, id)
@@ -115,4 +116,8 @@ func loadCA(path string) (*x509.CertPool, error) {
 		return nil, errors.New("SIGNOUTBOT_GRAPH_CA: no PEM certificate in " + path)
 	}
 	return pool, nil
+}
+
+func tlsConfig(roots *x509.CertPool) *tls.Config {
+	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"github.com/signoutbot/signoutbot/bot"
 	slackbot "github.com/signoutbot/signoutbot/bot/slack"
 	"github.com/signoutbot/signoutbot/graph"
+	"github.com/signoutbot/signoutbot/scope"
 	"github.com/signoutbot/signoutbot/store/sqlite"
 )
 
@@ -74,6 +76,9 @@ func (c serveConfig) validate() ([]string, []string, error) {
 	if c.botToken == "" {
 		problems = append(problems, errors.New("SLACK_BOT_TOKEN is not set (the bot's xoxb- token)"))
 	}
+	if c.appToken != "" && !strings.HasPrefix(c.appToken, "xapp-") {
+		problems = append(problems, errors.New("SLACK_APP_TOKEN must be an app-level token (xapp-…) with connections:write"))
+	}
 	if c.signingSecret == "" && c.appToken == "" {
 		problems = append(problems, errors.New("set SLACK_SIGNING_SECRET (HTTPS endpoints) or SLACK_APP_TOKEN (Socket Mode)"))
 	}
@@ -119,6 +124,9 @@ func runServe(ctx context.Context, c serveConfig) error {
 		return err
 	}
 	defer st.Close()
+	if err := checkDirectorySettings(ctx, dir, list(c.protected), c.adminGroup); err != nil {
+		return err
+	}
 	app := bot.NewApp(bot.Config{Store: st, Dir: dir, Protected: list(c.protected), AdminIDs: users, AdminUserGroups: groups,
 		AdminEntraGroup: c.adminGroup, Policy: approvals.Policy{QuorumAbove: c.quorumAbove, Expiry: c.expiry}, Log: log})
 	msgr := slackbot.NewMessenger(c.botToken, c.apiURL)
@@ -149,5 +157,19 @@ func runServe(ctx context.Context, c serveConfig) error {
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
 	h.Wait()
+	return nil
+}
+
+// checkDirectorySettings resolves the groups the settings name, so a typo stops start-up instead of surfacing
+// at the first request (when protection must work).
+func checkDirectorySettings(ctx context.Context, dir graph.Directory, protected []string, adminGroup string) error {
+	if _, err := scope.NewProtection(dir, protected).Set(ctx); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if adminGroup != "" {
+		if _, err := dir.ResolveGroup(ctx, adminGroup); err != nil {
+			return fmt.Errorf("configuration: SIGNOUTBOT_ADMIN_GROUP: %w", err)
+		}
+	}
 	return nil
 }

@@ -1,0 +1,86 @@
+package slack_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signoutbot/signoutbot/graph/graphtest"
+	"github.com/signoutbot/signoutbot/store"
+)
+
+// TestRestartMidRunFinishesEveryUser stops the bot while it is revoking a 500-user group and starts a new
+// process on the same database: the new one must finish every user, edit the same Slack message, and repeat at
+// most the revocations that were in flight (revocation is idempotent).
+func TestRestartMidRunFinishesEveryUser(t *testing.T) {
+	o := envOpts{tenant: graphtest.Options{Users: 20, BigGroupSize: 500, Latency: 5 * time.Millisecond}, writeRate: 100}
+	e := newEnv(t, o)
+	e.slash(alice, "group "+graphtest.GroupBig+` --reason "wave 1 cutover"`)
+	r := e.onlyRequest()
+	if r.RequiredApprovals != 2 {
+		t.Fatalf("500 users need 2 approvers, request needs %d", r.RequiredApprovals)
+	}
+	e.click(bob, "approve", r)
+	e.click(carol, "approve", r)
+
+	revoked := func() int {
+		n := 0
+		for _, x := range e.targets(r.ID) {
+			if !x.RevokedAt.IsZero() {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "100 users revoked", 20*time.Second, func() bool { return revoked() >= 100 })
+	e.stop()
+	atStop := len(e.tenant.Revocations())
+	if atStop >= 500 {
+		t.Fatalf("the run finished before the stop (%d revocations); the test proves nothing", atStop)
+	}
+	t.Logf("stopped after %d revocations reached the tenant", atStop)
+
+	e.start(o)
+	r = e.waitStatus(r.ID, store.StatusDone, 60*time.Second)
+	counts := revokedUPNs(e.tenant)
+	repeats := 0
+	for _, x := range e.targets(r.ID) {
+		if x.Status != store.TargetTokensExpired {
+			t.Errorf("%s ended %s (%s)", x.UPN, x.Status, x.Detail)
+		}
+		n := counts[strings.ToLower(x.UPN)]
+		if n == 0 {
+			t.Errorf("%s was never revoked", x.UPN)
+		}
+		repeats += n - 1
+	}
+	if len(e.targets(r.ID)) != 500 {
+		t.Fatalf("%d targets", len(e.targets(r.ID)))
+	}
+	// Only batches in flight at the stop can be sent twice: at most 4 batches of 20.
+	if repeats > 80 {
+		t.Errorf("%d revocations repeated after the restart; only in-flight ones may be", repeats)
+	}
+	t.Logf("after restart: all 500 confirmed; %d revocations repeated (in flight at the stop)", repeats)
+	if top := e.slack.TopLevel(channel); len(top) != 1 {
+		t.Errorf("%d top-level messages: the restarted bot must edit the same card", len(top))
+	}
+	card := e.card(r).AllText()
+	if !strings.Contains(card, "Revoked 500/500") || !strings.Contains(card, "done") {
+		t.Errorf("card after restart:\n%s", card)
+	}
+	ev, err := e.st.Events(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := 0
+	for _, x := range ev {
+		if x.Type == "started" {
+			started++
+		}
+	}
+	if started != 1 {
+		t.Errorf("%d started events; the restart must resume, not start again", started)
+	}
+}
