@@ -34,20 +34,22 @@ func helpSections() []helpSection {
 			}},
 		{KindRevokeMatch,
 			"Sign out every user whose display name contains the text (at least " + strconv.Itoa(minMatchLen) +
-				" characters). Check the list before approving: a short text can select many people.",
+				" characters). Graph's search matches words that start with the text, so \"Test\" finds \"Lester Tester\" " +
+				"but not \"Contester\". Check the list before approving: a short text can select many people.",
 			[]string{
 				`/signout match "(Contractor)"`,
 				"/signout match Fabrikam --reason=end of contract",
 			}},
 		{KindStatus,
-			"Show the sign-out requests for one user and how far each has got.",
+			"Show one user's sessions-valid-from time as Graph reports it now, this bot's last sign-out of them and " +
+				"how far it got, and any deadline still pending.",
 			[]string{
 				"/signout status lester@contoso.com",
 			}},
 		{KindCancel,
-			"Cancel a request that has not run yet, by the id shown in its message.",
+			"Withdraw a request that is still waiting for approval, by the id shown in its message (the requester or any admin).",
 			[]string{
-				"/signout cancel r-7f3a9c",
+				"/signout cancel R7K3Q9",
 			}},
 		{KindHelp,
 			"Show this help, or the help for one form.",

@@ -209,7 +209,7 @@ func (c *Client) sendBatch(ctx context.Context, spec batchSpec, q *workQueue, it
 	}
 	if spec.pace != nil {
 		if throttled > 0 {
-			spec.pace.throttled(throttled)
+			spec.pace.throttled(sentAt, throttled)
 		} else {
 			spec.pace.succeeded(answered)
 		}
@@ -232,7 +232,7 @@ func (c *Client) batchFailed(ctx context.Context, spec batchSpec, q *workQueue, 
 	c.log.InfoContext(ctx, "graph $batch failed", "op", spec.op, "err", err, "retry_after", after)
 	throttled := ae != nil && ae.Status == http.StatusTooManyRequests
 	if throttled && spec.pace != nil {
-		spec.pace.throttled(max(after, time.Second))
+		spec.pace.throttled(sentAt, max(after, time.Second))
 	}
 	for _, it := range ids {
 		switch {

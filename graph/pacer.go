@@ -13,43 +13,75 @@ import (
 // (another tool is writing in the same tenant, or the budget is lower than configured) the pacer holds every
 // worker until Retry-After has passed and lowers its rate; clean successes raise it back towards the ceiling.
 type pacer struct {
-	ceiling float64
+	ceiling float64 // the configured ceiling, lowered to what the tenant showed it allows
+	floor   float64
 	lim     *rate.Limiter
 
 	mu          sync.Mutex
 	pausedUntil time.Time
+	lastCut     time.Time
 	sinceCut    int // successes since the last cut, to climb back slowly
 }
 
 func newPacer(perSecond float64, burst int) *pacer {
-	return &pacer{ceiling: perSecond, lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
+	return &pacer{ceiling: perSecond, floor: perSecond / 20, lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
 }
 
-// wait blocks until n writes may be sent.
+// wait blocks until n writes may be sent: after any pause, and at the current rate.
 func (p *pacer) wait(ctx context.Context, n int) error {
+	for {
+		if err := p.waitPause(ctx); err != nil {
+			return err
+		}
+		if err := p.lim.WaitN(ctx, n); err != nil {
+			return err
+		}
+		// A 429 may have come in while this worker waited for its turn. Its turn was reserved at the old
+		// pace, so it queues again at the new one rather than sending with everyone else when the pause ends.
+		if !p.paused() {
+			return nil
+		}
+	}
+}
+
+func (p *pacer) paused() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return time.Now().Before(p.pausedUntil)
+}
+
+func (p *pacer) waitPause(ctx context.Context) error {
 	for {
 		p.mu.Lock()
 		until := p.pausedUntil
 		p.mu.Unlock()
-		if d := time.Until(until); d > 0 {
-			if err := sleep(ctx, d); err != nil {
-				return err
-			}
-			continue
+		d := time.Until(until)
+		if d <= 0 {
+			return nil
 		}
-		return p.lim.WaitN(ctx, n)
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
 	}
 }
 
-// throttled records a 429: pause everyone for retryAfter and slow down by a tenth.
-func (p *pacer) throttled(retryAfter time.Duration) {
+// throttled records a 429 for a request sent at sentAt: pause everyone for retryAfter, remember that the
+// tenant's real ceiling is below the current pace (climb back to at most 85 % of it), and drop to 70 % so the
+// next stretch runs clean.
+// A 429 for a request sent before the last cut says nothing about the new pace and only extends the pause.
+func (p *pacer) throttled(sentAt time.Time, retryAfter time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if until := time.Now().Add(retryAfter); until.After(p.pausedUntil) {
 		p.pausedUntil = until
 	}
-	next := max(float64(p.lim.Limit())*0.9, p.ceiling/20)
-	p.lim.SetLimit(rate.Limit(next))
+	if sentAt.Before(p.lastCut) {
+		return
+	}
+	p.lastCut = time.Now()
+	cur := float64(p.lim.Limit())
+	p.ceiling = max(min(p.ceiling, cur*0.85), p.floor)
+	p.lim.SetLimit(rate.Limit(max(cur*0.7, p.floor)))
 	p.sinceCut = 0
 }
 

@@ -21,6 +21,19 @@ func TestRestartMidRunFinishesEveryUser(t *testing.T) {
 	if r.RequiredApprovals != 2 {
 		t.Fatalf("500 users need 2 approvers, request needs %d", r.RequiredApprovals)
 	}
+	// The card shows a sample; the thread has everyone, so nothing is silently truncated.
+	if card := e.card(r).AllText(); !strings.Contains(card, "…and 490 more: the full list of 500 is in the thread") {
+		t.Errorf("card does not point to the full list:\n%s", card)
+	}
+	thread := e.threadText(r)
+	for _, part := range []string{"users 1–100 of 500", "users 401–500 of 500"} {
+		if !strings.Contains(thread, part) {
+			t.Errorf("thread lacks %q", part)
+		}
+	}
+	if n := strings.Count(thread, "@contoso.com"); n != 500 {
+		t.Errorf("thread lists %d users, want 500", n)
+	}
 	e.click(bob, "approve", r)
 	e.click(carol, "approve", r)
 
