@@ -106,9 +106,9 @@ func TestResolveUser(t *testing.T) {
 
 func TestQuoteEscapesODataLiterals(t *testing.T) {
 	tests := map[string]string{
-		"O'Brien":                          "'O''Brien'",
+		"O'Brien":                         "'O''Brien'",
 		"x' or startswith(displayName,'a": "'x'' or startswith(displayName,''a'",
-		"":                                 "''",
+		"":                                "''",
 	}
 	for in, want := range tests {
 		if got := graph.Quote(in); got != want {

@@ -67,8 +67,8 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 			continue
 		}
 		events = append(events, store.Event{At: now, RequestID: id, Type: string(t.Status),
-			Detail:  fmt.Sprintf("%s: signInSessionsValidFromDateTime %s", t.UPN, st.SessionsValidFrom.Format(time.RFC3339)),
-			Actor: store.Actor{Platform: "graph", ID: t.UserID, Name: t.UPN}})
+			Detail: fmt.Sprintf("%s: signInSessionsValidFromDateTime %s", t.UPN, st.SessionsValidFrom.Format(time.RFC3339)),
+			Actor:  store.Actor{Platform: "graph", ID: t.UserID, Name: t.UPN}})
 	}
 	changed := append(confirmed, gone...)
 	if len(changed) > 0 {
