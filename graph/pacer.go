@@ -98,6 +98,3 @@ func (p *pacer) succeeded(n int) {
 		p.lim.SetLimit(rate.Limit(min(float64(p.lim.Limit())*1.05, p.ceiling)))
 	}
 }
-
-// rate is the current pace, for logs and benchmarks.
-func (p *pacer) rate() float64 { return float64(p.lim.Limit()) }

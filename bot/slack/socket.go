@@ -34,10 +34,11 @@ func (h *Handler) RunSocketMode(ctx context.Context, appToken string) error {
 			}
 		}
 	}()
-	if err := client.RunContext(ctx); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("slack socket mode: %w", err)
+	err := client.RunContext(ctx)
+	if ctx.Err() != nil {
+		return nil // stopped on purpose
 	}
-	return nil
+	return fmt.Errorf("slack socket mode: %w", err)
 }
 
 func (h *Handler) socketEvent(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {

@@ -264,6 +264,7 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, status int, code string,
 		{"error_codes", []int{aadsts}},
 		{"timestamp", s.now().UTC().Format("2006-01-02 15:04:05Z")},
 		{"trace_id", traceID},
+		//lint:ignore SA1008 the header is set under Graph's lower-case spelling, so it is read back under it
 		{"correlation_id", strings.Join(w.Header()["client-request-id"], "")},
 	})
 }

@@ -177,17 +177,6 @@ type dirObject struct {
 	device *device
 }
 
-func (o dirObject) id() string {
-	switch {
-	case o.user != nil:
-		return o.user.ID
-	case o.group != nil:
-		return o.group.ID
-	default:
-		return o.device.ID
-	}
-}
-
 // transitiveMembersLocked walks nested groups breadth-first. Every object is
 // returned once even when reachable along several paths, and cycles terminate.
 func (d *directory) transitiveMembersLocked(root *Group) []dirObject {
