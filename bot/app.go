@@ -64,6 +64,7 @@ type App struct {
 	mu         sync.Mutex
 	messengers map[string]Messenger
 	lastEdit   map[string]time.Time
+	trailing   map[string]bool
 	tzCache    map[string]*time.Location
 	kick       chan struct{}
 }
@@ -465,14 +466,25 @@ func (a *App) Notify(ctx context.Context, n revocation.Notice) {
 	}
 }
 
-// refresh re-renders a request's message from the store and edits it in place. Progress edits closer than
-// MinEditInterval are skipped unless force is set; the next forced or later edit shows the latest state.
+// refresh re-renders a request's message from the store and edits it in place. Chat platforms rate-limit
+// edits, so progress edits closer than MinEditInterval are folded into one trailing edit that shows the latest
+// state; force edits at once.
 func (a *App) refresh(ctx context.Context, id string, force bool) {
 	a.mu.Lock()
 	if a.lastEdit == nil {
 		a.lastEdit = make(map[string]time.Time)
+		a.trailing = make(map[string]bool)
 	}
-	if !force && time.Since(a.lastEdit[id]) < a.MinEditInterval {
+	if wait := a.MinEditInterval - time.Since(a.lastEdit[id]); !force && wait > 0 {
+		if !a.trailing[id] {
+			a.trailing[id] = true
+			time.AfterFunc(wait, func() {
+				a.mu.Lock()
+				delete(a.trailing, id)
+				a.mu.Unlock()
+				a.refresh(context.WithoutCancel(ctx), id, true)
+			})
+		}
 		a.mu.Unlock()
 		return
 	}

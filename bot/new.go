@@ -28,10 +28,9 @@ type Config struct {
 	Log             *slog.Logger
 	// Owner names this process in work leases (default hostname:pid).
 	Owner string
-	// VerifyBackoff and LifetimeOverride tune the runner (see revocation.Runner).
-	VerifyBackoff    []time.Duration
-	LifetimeOverride time.Duration
-	MinEditInterval  time.Duration
+	// VerifyBackoff tunes the runner (see revocation.Runner).
+	VerifyBackoff   []time.Duration
+	MinEditInterval time.Duration
 }
 
 // NewApp builds the core with its runner and admin rules.
@@ -53,7 +52,7 @@ func NewApp(c Config) *App {
 	a := &App{Store: c.Store, Dir: c.Dir, Protection: prot, Policy: c.Policy.WithDefaults(), Clock: c.Clock, Log: c.Log,
 		MinEditInterval: c.MinEditInterval}
 	a.Runner = &revocation.Runner{Store: c.Store, Dir: c.Dir, Protection: prot, Clock: c.Clock, Notifier: a, Owner: c.Owner,
-		Log: c.Log, VerifyBackoff: c.VerifyBackoff, LifetimeOverride: c.LifetimeOverride}
+		Log: c.Log, VerifyBackoff: c.VerifyBackoff}
 	a.Admins = &ConfigAdmins{IDs: c.AdminIDs, UserGroups: c.AdminUserGroups, EntraGroup: c.AdminEntraGroup, Dir: c.Dir, App: a}
 	return a
 }

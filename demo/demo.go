@@ -81,6 +81,9 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		return fail(fmt.Errorf("demo: simulated tenant: %w", err))
 	}
 	closers = append(closers, tenant.Close)
+	// Time is compressed through the tenant itself, so the demo reads it the way production does: from the
+	// organization-default token lifetime policy.
+	tenant.SetOrganizationDefaultPolicy(fmt.Sprintf("Simulated demo policy: %s, compressed for the demo", bot.FormatDuration(o.TokenLifetime)), o.TokenLifetime)
 	cred, err := graph.SimulatedCredential(ctx, tenant.GraphURL(), tenant.CertPool())
 	if err != nil {
 		return fail(err)
@@ -104,7 +107,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		}
 	}
 	app := bot.NewApp(bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass}, AdminIDs: admins,
-		LifetimeOverride: o.TokenLifetime, VerifyBackoff: o.VerifyBackoff, Log: o.Log, MinEditInterval: 300 * time.Millisecond})
+		VerifyBackoff: o.VerifyBackoff, Log: o.Log, MinEditInterval: 300 * time.Millisecond})
 	con := &console.Console{App: app, People: People, Log: o.Log, Background: ctx,
 		Tenant: func() []console.TenantUser { return tenantRows(tenant) },
 		Notes: []string{

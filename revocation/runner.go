@@ -62,8 +62,6 @@ type Runner struct {
 	VerifyBackoff []time.Duration
 	// FlushEvery is how many revocation results are persisted together (default 20).
 	FlushEvery int
-	// LifetimeOverride, when set, replaces the tenant's access-token lifetime (the demo's compressed time).
-	LifetimeOverride time.Duration
 }
 
 // leaseTTL bounds how long a crashed replica's claim blocks the others; a live one renews it every third of it.
@@ -137,7 +135,7 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 		if !req.NotBefore.IsZero() && r.now().Before(req.NotBefore) {
 			return r.Store.SetTimer(ctx, store.Timer{Kind: TimerRun, RequestID: id, Due: req.NotBefore})
 		}
-		lt, err := r.lifetime(ctx)
+		lt, err := r.Dir.AccessTokenLifetime(ctx)
 		if err != nil {
 			return fmt.Errorf("run %s: %w", id, err)
 		}
@@ -188,13 +186,6 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 		return err
 	}
 	return r.Store.DeleteTimer(ctx, TimerRun, id)
-}
-
-func (r *Runner) lifetime(ctx context.Context) (graph.TokenLifetime, error) {
-	if r.LifetimeOverride > 0 {
-		return graph.TokenLifetime{Lifetime: r.LifetimeOverride, Source: "simulated (compressed for the demo)"}, nil
-	}
-	return r.Dir.AccessTokenLifetime(ctx)
 }
 
 // revokePending sends the pending targets to Graph, persisting results in groups as they arrive.

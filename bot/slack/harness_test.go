@@ -59,6 +59,12 @@ type envOpts struct {
 	lifetime  time.Duration
 	writeRate float64
 	dbPath    string
+	// adminIDs defaults to alice, bob and carol; userGroups and adminGroup configure the other admin rules.
+	adminIDs   []string
+	userGroups []string
+	adminGroup string
+	// setup runs against the tenant and Slack before the bot starts.
+	setup func(*graphtest.Server, *fakeslack.Server)
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -84,6 +90,13 @@ func newEnv(t *testing.T, o envOpts) *env {
 	} {
 		fs.AddUser(u)
 	}
+	if o.lifetime == 0 {
+		o.lifetime = 2 * time.Second
+	}
+	tenant.SetOrganizationDefaultPolicy("Test policy", o.lifetime)
+	if o.setup != nil {
+		o.setup(tenant, fs)
+	}
 	e := &env{t: t, tenant: tenant, slack: fs, dbPath: o.dbPath}
 	if e.dbPath == "" {
 		e.dbPath = filepath.Join(t.TempDir(), "signoutbot.db")
@@ -103,6 +116,9 @@ func (e *env) start(o envOpts) {
 	if o.writeRate == 0 {
 		o.writeRate = 1000
 	}
+	if o.adminIDs == nil {
+		o.adminIDs = []string{alice, bob, carol}
+	}
 	dir, err := graph.New(graph.Config{GraphURL: e.tenant.GraphURL(), Credential: cred, RootCAs: e.tenant.CertPool(),
 		WriteRate: o.writeRate, RetryBaseDelay: 20 * time.Millisecond})
 	if err != nil {
@@ -112,11 +128,8 @@ func (e *env) start(o envOpts) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.lifetime == 0 {
-		o.lifetime = 2 * time.Second
-	}
 	app := bot.NewApp(bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass},
-		AdminIDs: []string{alice, bob, carol}, Policy: o.policy, LifetimeOverride: o.lifetime,
+		AdminIDs: o.adminIDs, AdminUserGroups: o.userGroups, AdminEntraGroup: o.adminGroup, Policy: o.policy,
 		VerifyBackoff: []time.Duration{100 * time.Millisecond}, MinEditInterval: time.Millisecond, Owner: fmt.Sprintf("test-%p", ctx)})
 	msgr := slackbot.NewMessenger(token, e.slack.APIURL())
 	app.AddMessenger(msgr)
@@ -320,4 +333,20 @@ func hasButtons(m fakeslack.Message) bool {
 		}
 	}
 	return false
+}
+
+// waitCard waits until the request's card shows every want (edits follow the store, so they land a moment later).
+func (e *env) waitCard(r store.Request, want ...string) string {
+	e.t.Helper()
+	var text string
+	waitFor(e.t, fmt.Sprintf("card of %s to show %q", r.ID, want), 10*time.Second, func() bool {
+		text = e.card(r).AllText()
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				return false
+			}
+		}
+		return true
+	})
+	return text
 }

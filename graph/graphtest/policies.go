@@ -175,17 +175,24 @@ func (s *Server) handleDeletePolicy(req *apiRequest, id string) *apiResponse {
 // SetOrganizationDefaultAccessTokenLifetime creates or updates the
 // organization-default token lifetime policy (test hook).
 func (s *Server) SetOrganizationDefaultAccessTokenLifetime(d time.Duration) {
+	s.SetOrganizationDefaultPolicy("Organization default token lifetime", d)
+}
+
+// SetOrganizationDefaultPolicy is SetOrganizationDefaultAccessTokenLifetime with the policy's display name,
+// which the bot shows as the lifetime's source. Unlike Entra ID it accepts lifetimes under 10 minutes, so a demo
+// can compress time.
+func (s *Server) SetOrganizationDefaultPolicy(displayName string, d time.Duration) {
 	def := fmt.Sprintf(`{"TokenLifetimePolicy":{"Version":1,"AccessTokenLifetime":"%s"}}`, formatTimeSpan(d))
 	s.dir.mu.Lock()
 	defer s.dir.mu.Unlock()
 	for _, p := range s.dir.policies {
 		if p.IsOrganizationDefault {
-			p.Definition = []string{def}
+			p.Definition, p.DisplayName = []string{def}, displayName
 			return
 		}
 	}
 	id := s.dir.newIDLocked()
-	s.dir.policies[id] = &tokenLifetimePolicy{ID: id, DisplayName: "Organization default token lifetime",
+	s.dir.policies[id] = &tokenLifetimePolicy{ID: id, DisplayName: displayName,
 		Definition: []string{def}, IsOrganizationDefault: true}
 }
 
