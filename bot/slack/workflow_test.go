@@ -68,6 +68,20 @@ func TestStoryOneUser(t *testing.T) {
 	if top := e.slack.TopLevel(channel); len(top) != 1 {
 		t.Errorf("%d top-level messages; progress must edit the card in place", len(top))
 	}
+	// The audit log tells the whole story, in order, with who did what.
+	events, err := e.st.Events(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var story []string
+	for _, ev := range events {
+		story = append(story, ev.Type+":"+ev.Actor.ID)
+	}
+	want := []string{"requested:" + alice, "refused:" + eve, "refused:" + alice, "approved:" + bob, "quorum:" + bob, "started:",
+		"revoked:" + tg[0].UserID, "sessions_invalid:" + tg[0].UserID, "tokens_expired:", "done:"}
+	if strings.Join(story, " ") != strings.Join(want, " ") {
+		t.Errorf("audit log:\n got %v\nwant %v", story, want)
+	}
 	if e.card(r).Edits < 2 {
 		t.Errorf("card edited %d times", e.card(r).Edits)
 	}

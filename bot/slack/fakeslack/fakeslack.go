@@ -62,7 +62,9 @@ type User struct {
 // Server is the fake Web API.
 type Server struct {
 	*httptest.Server
-	Token string
+	Token    string
+	AppToken string // app-level token for Socket Mode (apps.connections.open)
+	hub      socketHub
 
 	mu         sync.Mutex
 	seq        int64
@@ -152,7 +154,21 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
+// Close stops the server and any Socket Mode connections.
+func (s *Server) Close() {
+	s.closeSockets()
+	s.Server.Close()
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/socket":
+		s.socket(w, r)
+		return
+	case "/api/apps.connections.open":
+		s.openConnection(w, r)
+		return
+	}
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	_ = r.ParseForm()
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
