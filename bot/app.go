@@ -123,24 +123,11 @@ func (a *App) kickScheduler() {
 	}
 }
 
-// RunScheduler runs the timer loop, waking early on kicks.
+// RunScheduler runs the timer loop until ctx ends, waking early when a timer is set for now.
 func (a *App) RunScheduler(ctx context.Context, poll time.Duration) {
 	s := a.Scheduler(poll)
-	kicks := a.Kicks()
-	t := time.NewTicker(s.Poll)
-	if s.Poll <= 0 {
-		t.Reset(time.Second)
-	}
-	defer t.Stop()
-	for {
-		s.Tick(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-kicks:
-		}
-	}
+	s.Wake = a.Kicks()
+	s.Run(ctx)
 }
 
 func (a *App) principal(ctx context.Context, actor store.Actor) (approvals.Principal, error) {

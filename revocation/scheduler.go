@@ -16,7 +16,9 @@ type Scheduler struct {
 	Clock    clock.Clock
 	Handlers map[string]func(ctx context.Context, requestID string) error
 	Poll     time.Duration // how often to look for due timers (default 1 s)
-	Log      *slog.Logger
+	// Wake, when signalled, makes the scheduler look at once (a timer was just set for now).
+	Wake <-chan struct{}
+	Log  *slog.Logger
 }
 
 // Run fires due timers until ctx ends. A handler that fails is retried at the next poll (its timer is still
@@ -34,6 +36,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.Wake:
 		}
 	}
 }

@@ -350,3 +350,19 @@ func (e *env) waitCard(r store.Request, want ...string) string {
 	})
 	return text
 }
+
+// countEvents counts the request's audit events of one type.
+func (e *env) countEvents(id, typ string) int {
+	e.t.Helper()
+	ev, err := e.st.Events(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, x := range ev {
+		if x.Type == typ {
+			n++
+		}
+	}
+	return n
+}

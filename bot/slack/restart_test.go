@@ -1,7 +1,6 @@
 package slack_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -80,17 +79,7 @@ func TestRestartMidRunFinishesEveryUser(t *testing.T) {
 		t.Errorf("%d top-level messages: the restarted bot must edit the same card", len(top))
 	}
 	e.waitCard(r, "Revoked 500/500", "— done")
-	ev, err := e.st.Events(context.Background(), r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := 0
-	for _, x := range ev {
-		if x.Type == "started" {
-			started++
-		}
-	}
-	if started != 1 {
-		t.Errorf("%d started events; the restart must resume, not start again", started)
+	if n := e.countEvents(r.ID, "started"); n != 1 {
+		t.Errorf("%d started events; the restart must resume, not start again", n)
 	}
 }

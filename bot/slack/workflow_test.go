@@ -240,15 +240,8 @@ func TestDoubleClickAndRacingApproversActOnce(t *testing.T) {
 			t.Errorf("%s revoked %d times", upn, n)
 		}
 	}
-	ev, _ := e.st.Events(context.Background(), r.ID)
-	started := 0
-	for _, x := range ev {
-		if x.Type == "started" {
-			started++
-		}
-	}
-	if started != 1 {
-		t.Errorf("run started %d times", started)
+	if n := e.countEvents(r.ID, "started"); n != 1 {
+		t.Errorf("run started %d times", n)
 	}
 }
 
