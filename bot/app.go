@@ -259,20 +259,20 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 	if err := a.Store.SetTimer(ctx, store.Timer{Kind: TimerExpire, RequestID: req.ID, Due: req.ExpiresAt}); err != nil {
 		a.Log.Error("set expiry timer", "request", req.ID, "err", err)
 	}
-	a.postCard(ctx, req, targets)
+	a.postCard(ctx, ev.Respond, req, targets)
 }
 
 // postCard posts the request's message, remembers where, and lists the full scope in its thread when the
 // card shows only a sample.
-func (a *App) postCard(ctx context.Context, req store.Request, targets []store.Target) {
+func (a *App) postCard(ctx context.Context, respond func(context.Context, Message) error, req store.Request, targets []store.Target) {
 	m, ok := a.messenger(req.Conversation.Platform)
 	if !ok {
-		a.Log.Error("no messenger for platform", "platform", req.Conversation.Platform)
+		a.withdraw(ctx, respond, req, fmt.Errorf("no chat adapter for platform %q", req.Conversation.Platform))
 		return
 	}
 	ref, err := m.Post(ctx, req.Conversation, a.render(ctx, req, targets))
 	if err != nil {
-		a.Log.Error("post request card", "request", req.ID, "err", err)
+		a.withdraw(ctx, respond, req, err)
 		return
 	}
 	for {
@@ -296,6 +296,32 @@ func (a *App) postCard(ctx context.Context, req store.Request, targets []store.T
 			}
 		}
 	}
+}
+
+// botActor is the bot itself in the audit log, for what it decides on its own.
+var botActor = store.Actor{Platform: "signoutbot", ID: "signoutbot", Name: "signoutbot"}
+
+// withdraw cancels a request whose approval card could not be posted: nobody could approve it, and a request
+// that nobody can see must not linger. The requester is told why.
+func (a *App) withdraw(ctx context.Context, respond func(context.Context, Message) error, req store.Request, cause error) {
+	a.Log.Error("post request card", "request", req.ID, "err", cause)
+	for {
+		req.Status, req.DecidedAt, req.DecidedBy = store.StatusCancelled, a.now(), botActor
+		_, err := a.Store.UpdateRequest(ctx, req, store.Event{At: a.now(), RequestID: req.ID, Actor: botActor, Type: "cancelled",
+			Detail: "withdrawn: the approval card could not be posted: " + cause.Error()})
+		if errors.Is(err, store.ErrConflict) {
+			if req, err = a.Store.GetRequest(ctx, req.ID); err == nil && req.Status == store.StatusPending {
+				continue
+			}
+		}
+		if err != nil {
+			a.Log.Error("withdraw request", "request", req.ID, "err", err)
+		}
+		break
+	}
+	_ = a.Store.DeleteTimer(ctx, TimerExpire, req.ID)
+	a.respond(ctx, respond, fmt.Sprintf(":warning: I could not post the approval card here (%v), so request %s was withdrawn and "+
+		"nobody will be signed out. If I am not in this channel, invite me (`/invite @signoutbot`) and ask again.", cause, req.ID))
 }
 
 // HandleAction runs a button click.

@@ -363,3 +363,22 @@ func TestHelpStatusAndBadInput(t *testing.T) {
 		t.Errorf("bad input created %d requests", len(reqs))
 	}
 }
+
+// A card that cannot be posted (the bot is not in the channel) withdraws the request and tells the requester.
+func TestCardThatCannotBePostedWithdrawsTheRequest(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.slack.RemoveBotFrom(channel)
+	e.slash(alice, "user lester@contoso.com")
+	r := e.onlyRequest()
+	if r.Status != store.StatusCancelled || r.Message.ID != "" {
+		t.Fatalf("request = %s with message %+v; want cancelled", r.Status, r.Message)
+	}
+	if got := e.lastEphemeral(alice); !strings.Contains(got, "not_in_channel") || !strings.Contains(got, "/invite @signoutbot") ||
+		!strings.Contains(got, "nobody will be signed out") {
+		t.Errorf("alice was told %q", got)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(e.tenant.Revocations()); n != 0 {
+		t.Errorf("%d revocations", n)
+	}
+}

@@ -71,6 +71,7 @@ type Server struct {
 	messages   []*Message
 	ephemerals []Message
 	users      map[string]User
+	notIn      map[string]bool // channels the bot is not a member of
 	groups     map[string][]string
 	calls      map[string]int
 }
@@ -90,6 +91,16 @@ func (s *Server) AddUser(u User) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users[u.ID] = u
+}
+
+// RemoveBotFrom makes the bot a non-member of channel: posting there answers not_in_channel, as Slack does.
+func (s *Server) RemoveBotFrom(channel string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notIn == nil {
+		s.notIn = map[string]bool{}
+	}
+	s.notIn[channel] = true
 }
 
 // SetUserGroup sets a user group's members.
@@ -234,8 +245,15 @@ func (s *Server) nextTS() string {
 
 func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	ch := r.FormValue("channel")
-	if ch == "" {
+	s.mu.Lock()
+	notIn := s.notIn[ch]
+	s.mu.Unlock()
+	switch {
+	case ch == "":
 		reply(w, map[string]any{"ok": false, "error": "channel_not_found"})
+		return
+	case notIn:
+		reply(w, map[string]any{"ok": false, "error": "not_in_channel"})
 		return
 	}
 	blocks, err := parseBlocks(r)
