@@ -5,7 +5,9 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -37,12 +39,38 @@ func (m *Messenger) API() *slack.Client { return m.api }
 
 func (m *Messenger) Platform() string { return Platform }
 
+// maxRateLimitWaits bounds how often one call waits out Slack's rate limit before giving up.
+const maxRateLimitWaits = 5
+
+// call runs one Web API call, waiting out Slack's rate limit (HTTP 429 with Retry-After) instead of failing:
+// a long scope list posted in a thread must arrive whole, not stop at the first 429.
+func call(ctx context.Context, f func() error) error {
+	for i := 0; ; i++ {
+		err := f()
+		var rl *slack.RateLimitedError
+		if !errors.As(err, &rl) || i >= maxRateLimitWaits {
+			return err
+		}
+		t := time.NewTimer(max(rl.RetryAfter, time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
 func (m *Messenger) Post(ctx context.Context, conv store.MessageRef, msg bot.Message) (store.MessageRef, error) {
 	opts := msgOptions(msg)
 	if conv.Thread != "" {
 		opts = append(opts, slack.MsgOptionTS(conv.Thread))
 	}
-	ch, ts, err := m.api.PostMessageContext(ctx, conv.Channel, opts...)
+	var ch, ts string
+	err := call(ctx, func() (err error) {
+		ch, ts, err = m.api.PostMessageContext(ctx, conv.Channel, opts...)
+		return err
+	})
 	if err != nil {
 		return store.MessageRef{}, fmt.Errorf("slack chat.postMessage: %w", err)
 	}
@@ -51,7 +79,11 @@ func (m *Messenger) Post(ctx context.Context, conv store.MessageRef, msg bot.Mes
 
 // Update edits with chat.update, which keeps working after an interaction's response_url has expired.
 func (m *Messenger) Update(ctx context.Context, ref store.MessageRef, msg bot.Message) error {
-	if _, _, _, err := m.api.UpdateMessageContext(ctx, ref.Channel, ref.ID, msgOptions(msg)...); err != nil {
+	err := call(ctx, func() error {
+		_, _, _, err := m.api.UpdateMessageContext(ctx, ref.Channel, ref.ID, msgOptions(msg)...)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("slack chat.update: %w", err)
 	}
 	return nil
@@ -66,7 +98,11 @@ func (m *Messenger) Reply(ctx context.Context, ref store.MessageRef, msg bot.Mes
 }
 
 func (m *Messenger) Ephemeral(ctx context.Context, conv store.MessageRef, userID string, msg bot.Message) error {
-	if _, err := m.api.PostEphemeralContext(ctx, conv.Channel, userID, msgOptions(msg)...); err != nil {
+	err := call(ctx, func() error {
+		_, err := m.api.PostEphemeralContext(ctx, conv.Channel, userID, msgOptions(msg)...)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("slack chat.postEphemeral: %w", err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 func TestRestartMidRunFinishesEveryUser(t *testing.T) {
 	o := envOpts{tenant: graphtest.Options{Users: 20, BigGroupSize: 500, Latency: 5 * time.Millisecond}, writeRate: 100}
 	e := newEnv(t, o)
+	e.slack.RateLimitPosts(4) // the scope list must arrive whole through Slack's rate limit
 	e.slash(alice, "group "+graphtest.GroupBig+` --reason "wave 1 cutover"`)
 	r := e.onlyRequest()
 	if r.RequiredApprovals != 2 {

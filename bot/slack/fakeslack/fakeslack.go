@@ -72,6 +72,7 @@ type Server struct {
 	ephemerals []Message
 	users      map[string]User
 	notIn      map[string]bool // channels the bot is not a member of
+	limitEvery int             // every n-th chat.postMessage answers 429 (0: never)
 	groups     map[string][]string
 	calls      map[string]int
 }
@@ -101,6 +102,14 @@ func (s *Server) RemoveBotFrom(channel string) {
 		s.notIn = map[string]bool{}
 	}
 	s.notIn[channel] = true
+}
+
+// RateLimitPosts makes every n-th chat.postMessage answer HTTP 429 with Retry-After: 1, as Slack does when a
+// channel gets more than about one message a second.
+func (s *Server) RateLimitPosts(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limitEvery = n
 }
 
 // SetUserGroup sets a user group's members.
@@ -195,6 +204,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch method {
 	case "chat.postMessage":
+		s.mu.Lock()
+		limited := s.limitEvery > 0 && s.calls[method]%s.limitEvery == 0
+		s.mu.Unlock()
+		if limited {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			reply(w, map[string]any{"ok": false, "error": "ratelimited"})
+			return
+		}
 		s.post(w, r)
 	case "chat.update":
 		s.update(w, r)
