@@ -123,8 +123,35 @@ func (a *App) kickScheduler() {
 	}
 }
 
-// RunScheduler runs the timer loop until ctx ends, waking early when a timer is set for now.
+// Recover makes sure every unfinished request has its timer. A timer is written just after the state it
+// belongs to, so a crash between the two could leave a request that never expires or never resumes; setting
+// the timers again is harmless because every handler checks the stored state first.
+func (a *App) Recover(ctx context.Context) error {
+	reqs, err := a.Store.ListRequests(ctx, store.Filter{Statuses: []store.RequestStatus{store.StatusPending, store.StatusApproved, store.StatusRunning}})
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, r := range reqs {
+		t := store.Timer{Kind: revocation.TimerRun, RequestID: r.ID, Due: a.now()}
+		if r.Status == store.StatusPending {
+			t = store.Timer{Kind: TimerExpire, RequestID: r.ID, Due: r.ExpiresAt}
+		}
+		if err := a.Store.SetTimer(ctx, t); err != nil {
+			return fmt.Errorf("recover %s: %w", r.ID, err)
+		}
+	}
+	if len(reqs) > 0 {
+		a.Log.Info("recovered unfinished requests", "count", len(reqs))
+	}
+	return nil
+}
+
+// RunScheduler recovers unfinished requests, then runs the timer loop until ctx ends, waking early when a
+// timer is set for now.
 func (a *App) RunScheduler(ctx context.Context, poll time.Duration) {
+	if err := a.Recover(ctx); err != nil {
+		a.Log.Error("recover", "err", err)
+	}
 	s := a.Scheduler(poll)
 	s.Wake = a.Kicks()
 	s.Run(ctx)

@@ -181,6 +181,9 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 			return err
 		}
 		r.notify(ctx, Notice{Kind: NoticeRevoked, RequestID: id})
+	} else if err := r.Store.SetTimer(ctx, store.Timer{Kind: TimerTokensExpired, RequestID: id, Due: req.TokensExpireAt}); err != nil {
+		// A resumed run sets the deadline again in case it was lost; firing it twice changes nothing.
+		return err
 	}
 	if err := r.Store.SetTimer(ctx, store.Timer{Kind: TimerVerify, RequestID: id, Due: r.now()}); err != nil {
 		return err

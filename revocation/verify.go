@@ -120,7 +120,9 @@ func (r *Runner) TokensExpired(ctx context.Context, id string) error {
 	if err := r.Store.DeleteTimer(ctx, TimerTokensExpired, id); err != nil {
 		return err
 	}
-	r.notify(ctx, Notice{Kind: NoticeTokensExpired, RequestID: id, Targets: expired})
+	if len(expired) > 0 {
+		r.notify(ctx, Notice{Kind: NoticeTokensExpired, RequestID: id, Targets: expired})
+	}
 	return r.maybeFinish(ctx, id)
 }
 

@@ -1,12 +1,15 @@
 package slack_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/signoutbot/signoutbot/approvals"
 	"github.com/signoutbot/signoutbot/graph/graphtest"
 	"github.com/signoutbot/signoutbot/store"
+	"github.com/signoutbot/signoutbot/store/sqlite"
 )
 
 // TestRestartMidRunFinishesEveryUser stops the bot while it is revoking a 500-user group and starts a new
@@ -82,5 +85,43 @@ func TestRestartMidRunFinishesEveryUser(t *testing.T) {
 	e.waitCard(r, "Revoked 500/500", "— done")
 	if n := e.countEvents(r.ID, "started"); n != 1 {
 		t.Errorf("%d started events; the restart must resume, not start again", n)
+	}
+}
+
+// A crash between storing a request and writing its timer must not leave a request that never expires or
+// never runs: a restarted bot sets the timers again from the stored state.
+func TestRestartRestoresLostTimers(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.slash(alice, "user lester@contoso.com")
+	pendingReq := e.onlyRequest()
+	e.slash(alice, "user testy@contoso.com")
+	var approvedReq store.Request
+	reqs, _ := e.st.ListRequests(context.Background(), store.Filter{})
+	for _, r := range reqs {
+		if r.ID != pendingReq.ID {
+			approvedReq = e.request(r.ID)
+		}
+	}
+	e.stop()
+	// Simulate the crash window: the approval is stored, but the timers are gone.
+	st, err := sqlite.Open(context.Background(), e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approvedReq.Status, approvedReq.DecidedAt = store.StatusApproved, time.Now()
+	if _, err := st.UpdateRequest(context.Background(), approvedReq); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{pendingReq.ID, approvedReq.ID} {
+		if err := st.DeleteTimer(context.Background(), "expire", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	e.start(envOpts{policy: approvals.Policy{Expiry: time.Hour}})
+	e.waitStatus(approvedReq.ID, store.StatusDone, 20*time.Second)
+	if due, err := e.st.DueTimers(context.Background(), time.Now().Add(2*time.Hour)); err != nil || len(due) != 1 || due[0].RequestID != pendingReq.ID {
+		t.Errorf("timers after restart: %+v, %v; want the pending request's expiry", due, err)
 	}
 }
