@@ -275,7 +275,19 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 	if ev.DeliveryID != "" {
 		dedup = ev.Actor.Platform + ":" + ev.DeliveryID
 	}
-	req, err = a.Store.CreateRequest(ctx, req, targets, dedup)
+	for attempt := 0; ; attempt++ {
+		var created store.Request
+		created, err = a.Store.CreateRequest(ctx, req, targets, dedup)
+		if !errors.Is(err, store.ErrConflict) || attempt == 3 {
+			req = created
+			break
+		}
+		// The random id is taken (about one in a billion): draw another.
+		req.ID = newRequestID()
+		for i := range targets {
+			targets[i].RequestID = req.ID
+		}
+	}
 	if errors.Is(err, store.ErrDuplicate) {
 		return
 	}
