@@ -60,12 +60,15 @@ type App struct {
 	Log        *slog.Logger
 	// MinEditInterval spaces out progress edits of one message (chat platforms rate-limit edits).
 	MinEditInterval time.Duration
+	// ThreadRetry spaces out retries of thread replies that chat refused.
+	ThreadRetry time.Duration
 
 	mu         sync.Mutex
 	messengers map[string]Messenger
 	lastEdit   map[string]time.Time
 	trailing   map[string]bool
 	tzCache    map[string]*time.Location
+	threadMu   map[string]*sync.Mutex
 	kick       chan struct{}
 }
 
@@ -97,6 +100,7 @@ func (a *App) Scheduler(poll time.Duration) *revocation.Scheduler {
 			revocation.TimerRun:           a.Runner.Run,
 			revocation.TimerVerify:        a.Runner.Verify,
 			revocation.TimerTokensExpired: a.Runner.TokensExpired,
+			TimerThread:                   a.retryThread,
 		},
 	}
 }
@@ -142,6 +146,19 @@ func (a *App) Recover(ctx context.Context) error {
 	}
 	if len(reqs) > 0 {
 		a.Log.Info("recovered unfinished requests", "count", len(reqs))
+	}
+	// News stored just before a crash may not have reached the thread yet.
+	done, err := a.Store.ListRequests(ctx, store.Filter{Statuses: []store.RequestStatus{store.StatusDone}})
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, r := range append(reqs, done...) {
+		if r.Status == store.StatusDone && a.now().Sub(r.FinishedAt) > threadKeep || r.Status == store.StatusPending {
+			continue
+		}
+		if err := a.Store.SetTimer(ctx, store.Timer{Kind: TimerThread, RequestID: r.ID, Due: a.now()}); err != nil {
+			return fmt.Errorf("recover %s: %w", r.ID, err)
+		}
 	}
 	return nil
 }
@@ -490,7 +507,8 @@ func (a *App) expire(ctx context.Context, id string) error {
 	return a.Store.DeleteTimer(ctx, TimerExpire, id)
 }
 
-// Notify turns runner notices into message edits and thread replies.
+// Notify turns runner notices into message edits and thread replies. The replies are rendered from the audit
+// log, not from the notice (see flushThread), so nothing the runner stored is lost if this process dies first.
 func (a *App) Notify(ctx context.Context, n revocation.Notice) {
 	switch n.Kind {
 	case revocation.NoticeProgress:
@@ -500,22 +518,8 @@ func (a *App) Notify(ctx context.Context, n revocation.Notice) {
 		a.refresh(ctx, n.RequestID, true)
 		return
 	}
-	req, err := a.Store.GetRequest(ctx, n.RequestID)
-	if err != nil {
-		a.Log.Error("notify", "request", n.RequestID, "err", err)
-		return
-	}
 	a.refresh(ctx, n.RequestID, true)
-	m, ok := a.messenger(req.Message.Platform)
-	if !ok || req.Message.ID == "" {
-		return
-	}
-	loc := a.location(ctx, req.Message.Platform, req.Requester.ID)
-	for _, msg := range a.threadNotice(req, n, loc) {
-		if _, err := m.Reply(ctx, req.Message, msg); err != nil {
-			a.Log.Warn("thread reply", "request", req.ID, "err", err)
-		}
-	}
+	a.flushThread(ctx, n.RequestID)
 }
 
 // refresh re-renders a request's message from the store and edits it in place. Chat platforms rate-limit

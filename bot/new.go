@@ -31,6 +31,8 @@ type Config struct {
 	// VerifyBackoff tunes the runner (see revocation.Runner).
 	VerifyBackoff   []time.Duration
 	MinEditInterval time.Duration
+	// ThreadRetry is how long thread replies that chat refused wait before the next try (default 1 min).
+	ThreadRetry time.Duration
 }
 
 // NewApp builds the core with its runner and admin rules.
@@ -48,9 +50,12 @@ func NewApp(c Config) *App {
 	if c.MinEditInterval == 0 {
 		c.MinEditInterval = time.Second
 	}
+	if c.ThreadRetry == 0 {
+		c.ThreadRetry = time.Minute
+	}
 	prot := scope.NewProtection(c.Dir, c.Protected)
 	a := &App{Store: c.Store, Dir: c.Dir, Protection: prot, Policy: c.Policy.WithDefaults(), Clock: c.Clock, Log: c.Log,
-		MinEditInterval: c.MinEditInterval}
+		MinEditInterval: c.MinEditInterval, ThreadRetry: c.ThreadRetry}
 	a.Runner = &revocation.Runner{Store: c.Store, Dir: c.Dir, Protection: prot, Clock: c.Clock, Notifier: a, Owner: c.Owner,
 		Log: c.Log, VerifyBackoff: c.VerifyBackoff}
 	a.Admins = &ConfigAdmins{IDs: c.AdminIDs, UserGroups: c.AdminUserGroups, EntraGroup: c.AdminEntraGroup, Dir: c.Dir, App: a}

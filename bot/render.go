@@ -189,19 +189,25 @@ func (a *App) progressBlocks(req store.Request, targets []store.Target, c map[st
 	return append(blocks, Block{Kind: BlockContext, Text: small})
 }
 
-// threadNotice is what a runner notice adds to the request's thread.
-func (a *App) threadNotice(req store.Request, n revocation.Notice, loc *time.Location) []Message {
+// threadNotice is what one kind of runner news adds to the request's thread; targets are the users it is about.
+func threadNotice(req store.Request, kind revocation.NoticeKind, targets []store.Target, loc *time.Location) []Message {
 	var lines []string
 	var head string
-	switch n.Kind {
+	switch kind {
 	case revocation.NoticeFailed:
-		head = fmt.Sprintf(":x: %s could not be signed out:", plural(len(n.Targets), "user"))
-		for _, t := range n.Targets {
+		head = fmt.Sprintf(":x: %s could not be signed out:", plural(len(targets), "user"))
+		for _, t := range targets {
 			lines = append(lines, fmt.Sprintf("• %s — %s", label(t), t.Detail))
 		}
+	case revocation.NoticeExcluded:
+		head = fmt.Sprintf(":shield: %s became protected after the preview and %s left alone:", plural(len(targets), "user"),
+			map[bool]string{true: "was", false: "were"}[len(targets) == 1])
+		for _, t := range targets {
+			lines = append(lines, "• "+label(t))
+		}
 	case revocation.NoticeConfirmed:
-		head = fmt.Sprintf(":white_check_mark: Sessions invalid, confirmed from Graph for %s:", plural(len(n.Targets), "user"))
-		for _, t := range n.Targets {
+		head = fmt.Sprintf(":white_check_mark: Sessions invalid, confirmed from Graph for %s:", plural(len(targets), "user"))
+		for _, t := range targets {
 			lines = append(lines, fmt.Sprintf("• %s — sessions invalid, confirmed %s (valid from %s)",
 				label(t), FormatTime(t.ConfirmedAt, loc), FormatTime(t.SessionsValidFrom, loc)))
 		}
@@ -211,7 +217,7 @@ func (a *App) threadNotice(req store.Request, n revocation.Notice, loc *time.Loc
 			FormatTime(req.TokensExpireAt, loc), FormatDuration(req.TokenLifetime), req.LifetimeSource))}
 	case revocation.NoticeTokensExpired:
 		return []Message{textMessage(fmt.Sprintf(":lock: Access tokens expired — every client is signed out (%s, at %s).",
-			plural(len(n.Targets), "user"), FormatTime(req.TokensExpireAt, loc)))}
+			plural(len(targets), "user"), FormatTime(req.TokensExpireAt, loc)))}
 	default:
 		return nil
 	}

@@ -25,6 +25,24 @@ const (
 	TimerTokensExpired = "tokens_expired"
 )
 
+// Audit event types. A per-user event is named after the target's new status (store.TargetRevoked, …) and
+// carries the user in Actor (UserActor); the request-level ones below have no actor. The bot's thread replies
+// are rendered from these events, so their meaning is a contract.
+const (
+	EventStarted       = "started"
+	EventDeadline      = "deadline"       // every revocation sent; Request.TokensExpireAt is set
+	EventTokensExpired = "tokens_expired" // the deadline passed for the targets it moved to tokens_expired
+	EventDone          = "done"
+)
+
+// UserActor is the actor of a per-user event: the user, as Graph knows them.
+func UserActor(t store.Target) store.Actor {
+	return store.Actor{Platform: "graph", ID: t.UserID, Name: t.UPN}
+}
+
+// IsUserEvent reports whether ev records one user's new status (its Type is that status).
+func IsUserEvent(ev store.Event) bool { return ev.Actor.Platform == "graph" && ev.Actor.ID != "" }
+
 // NoticeKind says what changed.
 type NoticeKind string
 
@@ -35,6 +53,7 @@ const (
 	NoticeConfirmed     NoticeKind = "confirmed" // Targets: confirmed in this pass
 	NoticeRevoked       NoticeKind = "revoked"   // all revocations sent; Request.TokensExpireAt is known
 	NoticeTokensExpired NoticeKind = "tokens_expired"
+	NoticeExcluded      NoticeKind = "excluded" // Targets: protected since the preview, left alone
 )
 
 // Notice is sent after the change it describes is in the store.
@@ -141,7 +160,7 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 		}
 		req.Status, req.StartedAt = store.StatusRunning, r.now()
 		req.TokenLifetime, req.LifetimeSource = lt.Lifetime, lt.Source
-		req, err = r.Store.UpdateRequest(ctx, req, store.Event{At: r.now(), RequestID: id, Type: "started",
+		req, err = r.Store.UpdateRequest(ctx, req, store.Event{At: r.now(), RequestID: id, Type: EventStarted,
 			Detail: fmt.Sprintf("revocation started; access tokens live up to %s (%s)", lt.Lifetime, lt.Source)})
 		if err != nil {
 			return fmt.Errorf("run %s: mark running: %w", id, err)
@@ -174,7 +193,10 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 		} else {
 			req.TokensExpireAt = r.now() // nothing was revoked: nothing to wait for
 		}
-		if req, err = r.Store.UpdateRequest(ctx, req); err != nil {
+		ev := store.Event{At: r.now(), RequestID: id, Type: EventDeadline,
+			Detail: fmt.Sprintf("every revocation sent; access tokens issued before it expire by %s (lifetime %s, %s)",
+				req.TokensExpireAt.UTC().Format(time.RFC3339), req.TokenLifetime, req.LifetimeSource)}
+		if req, err = r.Store.UpdateRequest(ctx, req, ev); err != nil {
 			return fmt.Errorf("run %s: deadline: %w", id, err)
 		}
 		if err := r.Store.SetTimer(ctx, store.Timer{Kind: TimerTokensExpired, RequestID: id, Due: req.TokensExpireAt}); err != nil {
@@ -218,10 +240,15 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request) error {
 		ids = append(ids, t.UserID)
 	}
 	if len(guarded) > 0 {
-		if err := r.Store.UpdateTargets(ctx, guarded, store.Event{At: r.now(), RequestID: req.ID, Type: "excluded",
-			Detail: fmt.Sprintf("%d user(s) became protected after the preview and were left alone", len(guarded))}); err != nil {
+		events := make([]store.Event, 0, len(guarded))
+		for _, t := range guarded {
+			events = append(events, store.Event{At: r.now(), RequestID: req.ID, Type: string(t.Status), Actor: UserActor(t),
+				Detail: t.UPN + ": became protected after the preview and was left alone"})
+		}
+		if err := r.Store.UpdateTargets(ctx, guarded, events...); err != nil {
 			return err
 		}
+		r.notify(ctx, Notice{Kind: NoticeExcluded, RequestID: req.ID, Targets: guarded})
 	}
 	if len(ids) == 0 {
 		return nil
@@ -259,7 +286,7 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request) error {
 		t := applyResult(byID[res.UserID], res, r.now())
 		batch = append(batch, t)
 		events = append(events, store.Event{At: r.now(), RequestID: req.ID, Type: string(t.Status),
-			Detail: t.UPN + ": " + describe(t), Actor: store.Actor{Platform: "graph", ID: t.UserID, Name: t.UPN}})
+			Detail: t.UPN + ": " + describe(t), Actor: UserActor(t)})
 		if t.Status == store.TargetFailed {
 			failed = append(failed, t)
 		}

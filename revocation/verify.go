@@ -68,7 +68,7 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 		}
 		events = append(events, store.Event{At: now, RequestID: id, Type: string(t.Status),
 			Detail: fmt.Sprintf("%s: signInSessionsValidFromDateTime %s", t.UPN, st.SessionsValidFrom.Format(time.RFC3339)),
-			Actor:  store.Actor{Platform: "graph", ID: t.UserID, Name: t.UPN}})
+			Actor:  UserActor(t)})
 	}
 	changed := append(confirmed, gone...)
 	if len(changed) > 0 {
@@ -112,7 +112,7 @@ func (r *Runner) TokensExpired(ctx context.Context, id string) error {
 		}
 	}
 	if len(expired) > 0 {
-		if err := r.Store.UpdateTargets(ctx, expired, store.Event{At: now, RequestID: id, Type: "tokens_expired",
+		if err := r.Store.UpdateTargets(ctx, expired, store.Event{At: now, RequestID: id, Type: EventTokensExpired,
 			Detail: fmt.Sprintf("access tokens expired for %d user(s): every client is signed out", len(expired))}); err != nil {
 			return fmt.Errorf("tokens expired %s: %w", id, err)
 		}
@@ -145,7 +145,7 @@ func (r *Runner) maybeFinish(ctx context.Context, id string) error {
 		}
 	}
 	req.Status, req.FinishedAt = store.StatusDone, r.now()
-	_, err = r.Store.UpdateRequest(ctx, req, store.Event{At: r.now(), RequestID: id, Type: "done", Detail: "request finished"})
+	_, err = r.Store.UpdateRequest(ctx, req, store.Event{At: r.now(), RequestID: id, Type: EventDone, Detail: "request finished"})
 	if err != nil {
 		return fmt.Errorf("finish %s: %w", id, err)
 	}

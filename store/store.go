@@ -171,6 +171,17 @@ type Store interface {
 
 	AppendEvent(ctx context.Context, ev Event) error
 	Events(ctx context.Context, requestID string) ([]Event, error) // requestID "" lists all
+	// EventsAfter lists one request's events with Seq > after, in order, at most limit of them (0: no limit).
+	EventsAfter(ctx context.Context, requestID string, after int64, limit int) ([]Event, error)
+
+	// Cursor is a named position in the audit log, 0 if never set. An outbox (e.g. a request's thread replies)
+	// keeps one: everything up to it has been acted on, so a restart carries on after it.
+	Cursor(ctx context.Context, name string) (int64, error)
+	// AdvanceCursor moves a cursor forward to seq; moving it backwards is a no-op, so a slow writer cannot
+	// undo a faster one's progress. Cursors rely on Seq growing in commit order: an event that becomes visible
+	// must never have a smaller Seq than one already visible (SQLite's serialised writes give that; a backend
+	// with concurrent writers must assign Seq under a lock or commit-ordered sequence).
+	AdvanceCursor(ctx context.Context, name string, seq int64) error
 
 	// SeenDelivery records a platform delivery id; it reports true the first time a key is seen.
 	SeenDelivery(ctx context.Context, key string, at time.Time) (first bool, err error)

@@ -59,6 +59,8 @@ type envOpts struct {
 	lifetime  time.Duration
 	writeRate float64
 	dbPath    string
+	// threadRetry: how soon refused thread replies are tried again (default 1 min, the product's default).
+	threadRetry time.Duration
 	// adminIDs defaults to alice, bob and carol; userGroups and adminGroup configure the other admin rules.
 	adminIDs   []string
 	userGroups []string
@@ -130,7 +132,8 @@ func (e *env) start(o envOpts) {
 	}
 	app := bot.NewApp(bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass},
 		AdminIDs: o.adminIDs, AdminUserGroups: o.userGroups, AdminEntraGroup: o.adminGroup, Policy: o.policy,
-		VerifyBackoff: []time.Duration{100 * time.Millisecond}, MinEditInterval: time.Millisecond, Owner: fmt.Sprintf("test-%p", ctx)})
+		VerifyBackoff: []time.Duration{100 * time.Millisecond}, MinEditInterval: time.Millisecond, Owner: fmt.Sprintf("test-%p", ctx),
+		ThreadRetry: o.threadRetry})
 	msgr := slackbot.NewMessenger(token, e.slack.APIURL())
 	app.AddMessenger(msgr)
 	h := &slackbot.Handler{App: app, Messenger: msgr, SigningSecret: secret, Log: app.Log, Background: ctx}

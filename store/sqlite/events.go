@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,7 +46,20 @@ func (d *DB) Events(ctx context.Context, requestID string) ([]store.Event, error
 		q += ` WHERE request_id = ?`
 		args = append(args, requestID)
 	}
-	rows, err := d.db.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	return d.queryEvents(ctx, requestID, q+` ORDER BY seq`, args...)
+}
+
+// EventsAfter lists requestID's events with seq > after, at most limit (0: all).
+func (d *DB) EventsAfter(ctx context.Context, requestID string, after int64, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	return d.queryEvents(ctx, requestID, `SELECT seq, at, request_id, actor_platform, actor_id, actor_name, type,
+		detail, data FROM events WHERE request_id = ? AND seq > ? ORDER BY seq LIMIT ?`, requestID, after, limit)
+}
+
+func (d *DB) queryEvents(ctx context.Context, requestID, q string, args ...any) ([]store.Event, error) {
+	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: events of %q: %w", requestID, err)
 	}
@@ -69,6 +83,31 @@ func (d *DB) Events(ctx context.Context, requestID string) ([]store.Event, error
 		return nil, fmt.Errorf("sqlite: events of %q: %w", requestID, err)
 	}
 	return out, nil
+}
+
+// Cursor reads a named outbox position; 0 if it was never advanced.
+func (d *DB) Cursor(ctx context.Context, name string) (int64, error) {
+	var seq int64
+	err := d.db.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE name = ?`, name).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: cursor %q: %w", name, err)
+	}
+	return seq, nil
+}
+
+// AdvanceCursor moves a named position forward (never back).
+func (d *DB) AdvanceCursor(ctx context.Context, name string, seq int64) error {
+	return d.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO cursors (name, seq) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)`, name, seq)
+		if err != nil {
+			return fmt.Errorf("sqlite: advance cursor %q to %d: %w", name, seq, err)
+		}
+		return nil
+	})
 }
 
 // SeenDelivery records key and reports whether this is its first sighting. Every pruneEvery calls (and the

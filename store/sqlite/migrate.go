@@ -110,6 +110,13 @@ CREATE TABLE leases (
 	expires_at TEXT NOT NULL
 );
 `,
+	// 2: outbox cursors (e.g. how far into the audit log a request's thread replies have been posted).
+	`
+CREATE TABLE cursors (
+	name TEXT PRIMARY KEY,
+	seq  INTEGER NOT NULL
+);
+`,
 }
 
 // migrate creates the bookkeeping table and applies every step not yet recorded, each in its own

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,5 +101,95 @@ func testSeenDelivery(t *testing.T, s store.Store) {
 		if first != tc.want {
 			t.Errorf("%d: SeenDelivery(%s) first = %v, want %v", i, tc.key, first, tc.want)
 		}
+	}
+}
+
+func testEventsAfter(t *testing.T, s store.Store) {
+	mustCreate(t, s, newRequest("EVA001", base()), nil, "")
+	mustCreate(t, s, newRequest("EVA002", base()), nil, "")
+	for i, id := range []string{"EVA001", "EVA002", "EVA001", "EVA001", "EVA002", "EVA001"} {
+		if err := s.AppendEvent(ctx(t), store.Event{RequestID: id, Type: fmt.Sprintf("e%d", i), At: base()}); err != nil {
+			t.Fatalf("AppendEvent: %v", err)
+		}
+	}
+	mine := mustEvents(t, s, "EVA001") // requested, e0, e2, e3, e5
+	if len(mine) != 5 {
+		t.Fatalf("EVA001 has %d events, want 5", len(mine))
+	}
+	types := func(evs []store.Event) []string {
+		out := []string{}
+		for _, ev := range evs {
+			out = append(out, ev.Type)
+		}
+		return out
+	}
+	tests := []struct {
+		after int64
+		limit int
+		want  []string
+	}{
+		{0, 0, []string{"requested", "e0", "e2", "e3", "e5"}},
+		{mine[1].Seq, 0, []string{"e2", "e3", "e5"}},
+		{mine[1].Seq, 2, []string{"e2", "e3"}},
+		{mine[1].Seq + 1, 0, []string{"e2", "e3", "e5"}}, // a Seq of another request's event works as a position
+		{mine[4].Seq, 0, []string{}},
+	}
+	for _, tc := range tests {
+		got, err := s.EventsAfter(ctx(t), "EVA001", tc.after, tc.limit)
+		if err != nil {
+			t.Fatalf("EventsAfter(%d, %d): %v", tc.after, tc.limit, err)
+		}
+		equal(t, fmt.Sprintf("EventsAfter(%d, %d)", tc.after, tc.limit), types(got), tc.want)
+	}
+	full, err := s.EventsAfter(ctx(t), "EVA001", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "EventsAfter rows equal Events rows", full, mine)
+}
+
+func testCursors(t *testing.T, s store.Store) {
+	get := func(name string) int64 {
+		t.Helper()
+		n, err := s.Cursor(ctx(t), name)
+		if err != nil {
+			t.Fatalf("Cursor(%s): %v", name, err)
+		}
+		return n
+	}
+	advance := func(name string, seq int64) {
+		t.Helper()
+		if err := s.AdvanceCursor(ctx(t), name, seq); err != nil {
+			t.Fatalf("AdvanceCursor(%s, %d): %v", name, seq, err)
+		}
+	}
+	if n := get("thread:R1"); n != 0 {
+		t.Errorf("a never-set cursor is %d, want 0", n)
+	}
+	advance("thread:R1", 7)
+	advance("thread:R2", 3)
+	advance("thread:R1", 5) // backwards: ignored
+	if n := get("thread:R1"); n != 7 {
+		t.Errorf("thread:R1 = %d after 7 then 5, want 7", n)
+	}
+	advance("thread:R1", 12)
+	if a, b := get("thread:R1"), get("thread:R2"); a != 12 || b != 3 {
+		t.Errorf("cursors = %d, %d; want 12, 3 (independent names)", a, b)
+	}
+
+	// Writers racing to different positions: the furthest wins, whatever the order.
+	var wg sync.WaitGroup
+	for i := int64(1); i <= 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.AdvanceCursor(ctx(t), "race", i*10); err != nil {
+				t.Errorf("AdvanceCursor(race, %d): %v", i*10, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := get("race"); n != 200 {
+		t.Errorf("after concurrent advances the cursor is %d, want 200", n)
 	}
 }

@@ -34,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LatestTarget", testLatestTarget},
 		{"Events", testEvents},
 		{"EventsAppendOnly", testEventsAppendOnly},
+		{"EventsAfter", testEventsAfter},
+		{"Cursors", testCursors},
 		{"SeenDelivery", testSeenDelivery},
 		{"Timers", testTimers},
 		{"Leases", testLeases},

@@ -73,6 +73,7 @@ type Server struct {
 	users      map[string]User
 	notIn      map[string]bool // channels the bot is not a member of
 	limitEvery int             // every n-th chat.postMessage answers 429 (0: never)
+	threadDown bool            // thread replies fail with fatal_error
 	groups     map[string][]string
 	calls      map[string]int
 }
@@ -110,6 +111,14 @@ func (s *Server) RateLimitPosts(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limitEvery = n
+}
+
+// FailThreadReplies makes every chat.postMessage into a thread answer fatal_error (Slack's "something went
+// wrong on our side") while down is true; top-level posts and edits keep working.
+func (s *Server) FailThreadReplies(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.threadDown = down
 }
 
 // SetUserGroup sets a user group's members.
@@ -265,8 +274,12 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	ch := r.FormValue("channel")
 	s.mu.Lock()
 	notIn := s.notIn[ch]
+	threadDown := s.threadDown && r.FormValue("thread_ts") != ""
 	s.mu.Unlock()
 	switch {
+	case threadDown:
+		reply(w, map[string]any{"ok": false, "error": "fatal_error"})
+		return
 	case ch == "":
 		reply(w, map[string]any{"ok": false, "error": "channel_not_found"})
 		return

@@ -1,0 +1,101 @@
+package bot
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signoutbot/signoutbot/revocation"
+	"github.com/signoutbot/signoutbot/store"
+)
+
+func TestThreadPostsFromEvents(t *testing.T) {
+	at := time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
+	targets := map[string]store.Target{}
+	user := func(i int) store.Target {
+		id := fmt.Sprintf("u%03d", i)
+		t, ok := targets[id]
+		if !ok {
+			t = store.Target{UserID: id, UPN: id + "@contoso.com", DisplayName: "User " + id, Status: store.TargetSessionsInvalid,
+				ConfirmedAt: at, SessionsValidFrom: at}
+			targets[id] = t
+		}
+		return t
+	}
+	ev := func(seq int64, typ string, u int) store.Event {
+		e := store.Event{Seq: seq, Type: typ}
+		if u >= 0 {
+			e.Actor = revocation.UserActor(user(u))
+		}
+		return e
+	}
+	req := store.Request{ID: "R1", TokensExpireAt: at.Add(time.Hour), TokenLifetime: time.Hour, LifetimeSource: "default"}
+
+	tests := []struct {
+		name   string
+		events []store.Event
+		want   []string // each post's first line, with the seq it is safe to advance past when it was posted
+		seqs   []int64
+	}{
+		{
+			name: "revoked events say nothing; a failure and a confirmation each get a post, in order of first appearance",
+			events: []store.Event{ev(1, "revoked", 1), ev(2, "failed", 2), ev(3, "sessions_invalid", 1),
+				ev(4, "failed", 3)},
+			want: []string{":x: 2 users could not be signed out:", ":white_check_mark: Sessions invalid, confirmed from Graph for 1 user:"},
+			seqs: []int64{2, 3},
+		},
+		{
+			name:   "request-level events: the deadline, then its notice; a late confirmation counts as confirmed",
+			events: []store.Event{ev(10, revocation.EventDeadline, -1), ev(11, "tokens_expired", 4), ev(12, revocation.EventTokensExpired, -1)},
+			want: []string{":hourglass: Every revocation has been sent.", ":white_check_mark: Sessions invalid, confirmed from Graph for 1 user:",
+				":lock: Access tokens expired"},
+			seqs: []int64{10, 11, 12},
+		},
+		{
+			name:   "protected after the preview",
+			events: []store.Event{ev(20, "excluded", 5)},
+			want:   []string{":shield: 1 user became protected after the preview and was left alone:"},
+			seqs:   []int64{20},
+		},
+		{
+			name:   "an unknown user or an audit-only event posts nothing",
+			events: []store.Event{{Seq: 30, Type: "failed", Actor: store.Actor{Platform: "graph", ID: "nobody"}}, ev(31, "approved", -1)},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			posts := threadPosts(req, tc.events, targets, time.UTC)
+			if len(posts) != len(tc.want) {
+				t.Fatalf("%d posts, want %d: %+v", len(posts), len(tc.want), posts)
+			}
+			for i, p := range posts {
+				if body := p.msg.Blocks[0].Text; !strings.HasPrefix(body, tc.want[i]) {
+					t.Errorf("post %d = %q, want it to start %q", i, body, tc.want[i])
+				}
+				if p.minSeq != tc.seqs[i] {
+					t.Errorf("post %d reports events from seq %d, want %d", i, p.minSeq, tc.seqs[i])
+				}
+			}
+		})
+	}
+
+	// A long list is split into messages of listChunk users; each knows the first event it reports, so a crash
+	// after posting one repeats nothing before it.
+	var many []store.Event
+	for i := range 250 {
+		many = append(many, ev(int64(100+i), "sessions_invalid", 100+i))
+	}
+	posts := threadPosts(req, many, targets, time.UTC)
+	if len(posts) != 3 {
+		t.Fatalf("250 confirmations in %d posts, want 3", len(posts))
+	}
+	for i, want := range []int64{100, 200, 300} {
+		if posts[i].minSeq != want {
+			t.Errorf("chunk %d starts at seq %d, want %d", i, posts[i].minSeq, want)
+		}
+	}
+	if !strings.Contains(posts[2].msg.Blocks[0].Text, "(201–250 of 250)") {
+		t.Errorf("last chunk header: %q", firstLine(posts[2].msg.Blocks[0].Text))
+	}
+}
