@@ -68,7 +68,7 @@ type App struct {
 	lastEdit   map[string]time.Time
 	trailing   map[string]bool
 	tzCache    map[string]*time.Location
-	threadMu   map[string]*sync.Mutex
+	threads    map[string]*threadState
 	kick       chan struct{}
 }
 
@@ -153,7 +153,7 @@ func (a *App) Recover(ctx context.Context) error {
 		return fmt.Errorf("recover: %w", err)
 	}
 	for _, r := range append(reqs, done...) {
-		if r.Status == store.StatusDone && a.now().Sub(r.FinishedAt) > threadKeep || r.Status == store.StatusPending {
+		if r.Status == store.StatusDone && a.now().Sub(r.FinishedAt) > threadKeep {
 			continue
 		}
 		if err := a.Store.SetTimer(ctx, store.Timer{Kind: TimerThread, RequestID: r.ID, Due: a.now()}); err != nil {
@@ -318,8 +318,8 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 	a.postCard(ctx, ev.Respond, req, targets)
 }
 
-// postCard posts the request's message, remembers where, and lists the full scope in its thread when the
-// card shows only a sample.
+// postCard posts the request's message, remembers where, and starts its thread (the full scope list when the
+// card shows only a sample).
 func (a *App) postCard(ctx context.Context, respond func(context.Context, Message) error, req store.Request, targets []store.Target) {
 	m, ok := a.messenger(req.Conversation.Platform)
 	if !ok {
@@ -343,15 +343,9 @@ func (a *App) postCard(ctx context.Context, respond func(context.Context, Messag
 	}
 	if err != nil {
 		a.Log.Error("save message reference", "request", req.ID, "err", err)
+		return
 	}
-	if len(targets) > sampleSize {
-		for _, chunk := range fullList(targets) {
-			if _, err := m.Reply(ctx, ref, chunk); err != nil {
-				a.Log.Warn("post full scope list", "request", req.ID, "err", err)
-				break
-			}
-		}
-	}
+	a.flushThread(ctx, req.ID) // the full scope list, when the card shows a sample
 }
 
 // botActor is the bot itself in the audit log, for what it decides on its own.
@@ -519,7 +513,7 @@ func (a *App) Notify(ctx context.Context, n revocation.Notice) {
 		return
 	}
 	a.refresh(ctx, n.RequestID, true)
-	a.flushThread(ctx, n.RequestID)
+	a.kickThread(ctx, n.RequestID)
 }
 
 // refresh re-renders a request's message from the store and edits it in place. Chat platforms rate-limit

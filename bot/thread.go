@@ -28,20 +28,52 @@ const (
 // between posting and advancing the cursor repeats at most that one message.
 func threadCursor(requestID string) string { return "thread:" + requestID }
 
-// threadLock serialises flushes of one request's thread, so two notices in quick succession post each event once
-// and in order.
-func (a *App) threadLock(id string) *sync.Mutex {
+// threadState is one request's thread flusher: mu serialises flushes so each event is posted once and in order;
+// running and dirty (guarded by App.mu) let kicks that arrive during a flush fold into one more pass.
+type threadState struct {
+	mu             sync.Mutex
+	running, dirty bool
+}
+
+func (a *App) thread(id string) *threadState {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.threadMu == nil {
-		a.threadMu = make(map[string]*sync.Mutex)
+	if a.threads == nil {
+		a.threads = make(map[string]*threadState)
 	}
-	m, ok := a.threadMu[id]
+	st, ok := a.threads[id]
 	if !ok {
-		m = new(sync.Mutex)
-		a.threadMu[id] = m
+		st = new(threadState)
+		a.threads[id] = st
 	}
-	return m
+	return st
+}
+
+// kickThread flushes the request's thread in the background. The runner calls it through Notify, and must not
+// wait for chat: a long scope list or Slack's one-message-a-second limit would otherwise hold up revocations.
+func (a *App) kickThread(ctx context.Context, id string) {
+	st := a.thread(id)
+	a.mu.Lock()
+	if st.running {
+		st.dirty = true
+		a.mu.Unlock()
+		return
+	}
+	st.running = true
+	a.mu.Unlock()
+	go func() {
+		for {
+			a.flushThread(ctx, id)
+			a.mu.Lock()
+			if !st.dirty {
+				st.running = false
+				a.mu.Unlock()
+				return
+			}
+			st.dirty = false
+			a.mu.Unlock()
+		}
+	}()
 }
 
 // flushThread posts whatever the request's audit log holds beyond its thread cursor. On failure it leaves a
@@ -86,9 +118,9 @@ type threadPost struct {
 }
 
 func (a *App) postThread(ctx context.Context, id string) error {
-	lock := a.threadLock(id)
-	lock.Lock()
-	defer lock.Unlock()
+	st := a.thread(id)
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	req, err := a.Store.GetRequest(ctx, id)
 	if err != nil {
 		return err
@@ -103,7 +135,7 @@ func (a *App) postThread(ctx context.Context, id string) error {
 		return err
 	}
 	var loc *time.Location
-	var targets map[string]store.Target
+	var targets []store.Target
 	for {
 		events, err := a.Store.EventsAfter(ctx, id, cursor, threadPage)
 		if err != nil {
@@ -113,13 +145,8 @@ func (a *App) postThread(ctx context.Context, id string) error {
 			return nil
 		}
 		if targets == nil {
-			all, err := a.Store.Targets(ctx, id)
-			if err != nil {
+			if targets, err = a.Store.Targets(ctx, id); err != nil {
 				return err
-			}
-			targets = make(map[string]store.Target, len(all))
-			for _, t := range all {
-				targets[t.UserID] = t
 			}
 			loc = a.location(ctx, req.Message.Platform, req.Requester.ID)
 		}
@@ -147,8 +174,12 @@ func (a *App) postThread(ctx context.Context, id string) error {
 }
 
 // threadPosts groups a page of audit events into replies, one kind of news at a time, in the order each kind
-// first appears.
-func threadPosts(req store.Request, events []store.Event, targets map[string]store.Target, loc *time.Location) []threadPost {
+// first appears. targets is the request's scope in order.
+func threadPosts(req store.Request, events []store.Event, scope []store.Target, loc *time.Location) []threadPost {
+	targets := make(map[string]store.Target, len(scope))
+	for _, t := range scope {
+		targets[t.UserID] = t
+	}
 	type group struct {
 		kind    revocation.NoticeKind
 		minSeq  int64
@@ -169,7 +200,15 @@ func threadPosts(req store.Request, events []store.Event, targets map[string]sto
 			g.seqs = append(g.seqs, seq)
 		}
 	}
+	var out []threadPost
 	for _, ev := range events {
+		if ev.Type == store.EventRequested && len(scope) > sampleSize {
+			// The card lists a sample; the thread starts with everyone, so nothing is silently left out.
+			for _, msg := range fullList(scope) {
+				out = append(out, threadPost{msg: msg, minSeq: ev.Seq})
+			}
+			continue
+		}
 		if revocation.IsUserEvent(ev) {
 			t, ok := targets[ev.Actor.ID]
 			if !ok {
@@ -192,12 +231,11 @@ func threadPosts(req store.Request, events []store.Event, targets map[string]sto
 			add(revocation.NoticeTokensExpired, ev.Seq, nil)
 		}
 	}
-	var out []threadPost
 	for _, g := range order {
 		members := g.targets
 		if g.kind == revocation.NoticeTokensExpired {
 			members = nil
-			for _, t := range targets {
+			for _, t := range scope {
 				if t.Status == store.TargetTokensExpired {
 					members = append(members, t)
 				}

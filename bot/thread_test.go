@@ -12,17 +12,13 @@ import (
 
 func TestThreadPostsFromEvents(t *testing.T) {
 	at := time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
-	targets := map[string]store.Target{}
-	user := func(i int) store.Target {
+	var targets []store.Target // the scope: u000…u399
+	for i := range 400 {
 		id := fmt.Sprintf("u%03d", i)
-		t, ok := targets[id]
-		if !ok {
-			t = store.Target{UserID: id, UPN: id + "@contoso.com", DisplayName: "User " + id, Status: store.TargetSessionsInvalid,
-				ConfirmedAt: at, SessionsValidFrom: at}
-			targets[id] = t
-		}
-		return t
+		targets = append(targets, store.Target{UserID: id, UPN: id + "@contoso.com", DisplayName: "User " + id,
+			Status: store.TargetSessionsInvalid, ConfirmedAt: at, SessionsValidFrom: at})
 	}
+	user := func(i int) store.Target { return targets[i] }
 	ev := func(seq int64, typ string, u int) store.Event {
 		e := store.Event{Seq: seq, Type: typ}
 		if u >= 0 {
@@ -57,6 +53,13 @@ func TestThreadPostsFromEvents(t *testing.T) {
 			events: []store.Event{ev(20, "excluded", 5)},
 			want:   []string{":shield: 1 user became protected after the preview and was left alone:"},
 			seqs:   []int64{20},
+		},
+		{
+			name:   "the request itself: the whole scope, since the card shows a sample",
+			events: []store.Event{{Seq: 40, Type: store.EventRequested}, ev(41, "failed", 1)},
+			want: []string{"*Scope, users 1–100 of 400*", "*Scope, users 101–200 of 400*", "*Scope, users 201–300 of 400*",
+				"*Scope, users 301–400 of 400*", ":x: 1 user could not be signed out:"},
+			seqs: []int64{40, 40, 40, 40, 41},
 		},
 		{
 			name:   "an unknown user or an audit-only event posts nothing",

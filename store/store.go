@@ -123,6 +123,10 @@ type Target struct {
 	UpdatedAt         time.Time
 }
 
+// EventRequested is the type of the event CreateRequest writes with every request (Actor: the requester,
+// Detail: the command as typed).
+const EventRequested = "requested"
+
 // Event is one audit log entry. The log is append-only; Seq orders it.
 type Event struct {
 	Seq       int64

@@ -288,6 +288,29 @@ func (e *env) threadText(r store.Request) string {
 	return b.String()
 }
 
+// waitThread waits until the request's thread says every want (thread replies are posted in the background).
+func (e *env) waitThread(r store.Request, want ...string) string {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		text := e.threadText(r)
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return text
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("thread still lacks %q after 10s:\n%s", missing, text)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (e *env) lastEphemeral(user string) string {
 	eph := e.slack.Ephemerals(user)
 	if len(eph) == 0 {

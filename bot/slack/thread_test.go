@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signoutbot/signoutbot/graph/graphtest"
 	"github.com/signoutbot/signoutbot/store"
 )
 
@@ -82,5 +83,30 @@ func TestThreadRepliesArriveAfterOutage(t *testing.T) {
 				t.Errorf("%d confirmation lines for %d confirmed users", n, confirmed)
 			}
 		})
+	}
+}
+
+// The card shows a sample and promises the full list in the thread: if Slack refuses the list when the card is
+// posted, it must still arrive, whole and once, before any other news.
+func TestScopeListArrivesWholeAfterRefusal(t *testing.T) {
+	e := newEnv(t, envOpts{tenant: graphtest.Options{Users: 20, BigGroupSize: 150}, threadRetry: 200 * time.Millisecond})
+	e.slack.FailThreadReplies(true)
+	e.slash(alice, "group "+graphtest.GroupBig)
+	r := e.onlyRequest()
+	if card := e.card(r).AllText(); !strings.Contains(card, "the full list of 150 is in the thread") {
+		t.Fatalf("card does not point to the full list:\n%s", card)
+	}
+	if n := len(e.slack.Thread(channel, r.Message.ID)); n != 0 {
+		t.Fatalf("%d thread messages while Slack refused them", n)
+	}
+	e.slack.FailThreadReplies(false)
+	e.waitThread(r, "users 101–150 of 150")
+	time.Sleep(300 * time.Millisecond) // let any duplicate show up
+	msgs := e.slack.Thread(channel, r.Message.ID)
+	if len(msgs) != 2 || !strings.Contains(msgs[0].AllText(), "users 1–100 of 150") {
+		t.Fatalf("thread has %d messages, want the list in 2:\n%s", len(msgs), e.threadText(r))
+	}
+	if n := strings.Count(e.threadText(r), "@contoso.com`"); n != 150 {
+		t.Errorf("thread lists %d users, want 150", n)
 	}
 }

@@ -75,7 +75,7 @@ func (d *DB) CreateRequest(ctx context.Context, r store.Request, targets []store
 		if err := insertTargets(ctx, tx, r.ID, targets); err != nil {
 			return err
 		}
-		ev := store.Event{At: r.CreatedAt, RequestID: r.ID, Actor: r.Requester, Type: "requested", Detail: r.Command, Data: data}
+		ev := store.Event{At: r.CreatedAt, RequestID: r.ID, Actor: r.Requester, Type: store.EventRequested, Detail: r.Command, Data: data}
 		if err := d.insertEvents(ctx, tx, r.ID, ev); err != nil {
 			return err
 		}
