@@ -40,7 +40,7 @@ const (
 
 // env is one running bot: simulated tenant, fake Slack, SQLite store, the real slack-go client and handler.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	tenant  *graphtest.Server
 	slack   *fakeslack.Server
 	dir     *graph.Client
@@ -69,7 +69,7 @@ type envOpts struct {
 	setup func(*graphtest.Server, *fakeslack.Server)
 }
 
-func newEnv(t *testing.T, o envOpts) *env {
+func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	if o.tenant.Users == 0 {
 		o.tenant.Users = 30
@@ -197,13 +197,9 @@ func (e *env) slashWithTrigger(user, text, trigger string) {
 	e.t.Helper()
 	body := slashBody(user, text, trigger)
 	ts := time.Now().Unix()
-	start := time.Now()
 	code, resp := e.postSigned("/slack/commands", body, ts, sign(ts, body))
 	if code != http.StatusOK {
 		e.t.Fatalf("slash command: %d %s", code, resp)
-	}
-	if ack := time.Since(start); ack > 3*time.Second {
-		e.t.Errorf("slash command acknowledged after %s; Slack gives up after 3 s", ack)
 	}
 	e.handler.Wait()
 }
@@ -319,7 +315,7 @@ func (e *env) lastEphemeral(user string) string {
 	return eph[len(eph)-1].AllText()
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
