@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +42,7 @@ type Options struct {
 // Demo is a running demo.
 type Demo struct {
 	URL     string
+	DB      string // this run's SQLite database
 	Tenant  *graphtest.Server
 	Console *console.Console
 	close   func()
@@ -95,7 +97,13 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	if err := os.MkdirAll(o.Data, 0o700); err != nil {
 		return fail(fmt.Errorf("demo: data folder: %w", err))
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(o.Data, "signoutbot.db"))
+	// Each run's simulated tenant is new, so its requests would mean nothing to the next run (and its cards are
+	// not on the next run's page): every run gets a database of its own, and earlier runs stay for reading.
+	dbPath, err := runDatabase(o.Data, time.Now())
+	if err != nil {
+		return fail(err)
+	}
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return fail(err)
 	}
@@ -137,7 +145,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		con.Wait()
 		<-done
 	})
-	return &Demo{URL: "http://" + ln.Addr().String() + "/", Tenant: tenant, Console: con, close: cleanup}, nil
+	return &Demo{URL: "http://" + ln.Addr().String() + "/", DB: dbPath, Tenant: tenant, Console: con, close: cleanup}, nil
 }
 
 func tenantRows(t *graphtest.Server) []console.TenantUser {
@@ -148,4 +156,20 @@ func tenantRows(t *graphtest.Server) []console.TenantUser {
 			Enabled: u.AccountEnabled, SessionsValidFrom: u.SignInSessionsValidFrom})
 	}
 	return rows
+}
+
+// runDatabase names a new database file in dir for a run started at start.
+func runDatabase(dir string, start time.Time) (string, error) {
+	name := "signoutbot-" + start.UTC().Format("20060102-150405Z")
+	for i := 1; ; i++ {
+		p := filepath.Join(dir, name+".db")
+		if i > 1 {
+			p = filepath.Join(dir, fmt.Sprintf("%s-%d.db", name, i))
+		}
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return p, nil
+		} else if err != nil {
+			return "", fmt.Errorf("demo: data folder: %w", err)
+		}
+	}
 }

@@ -33,14 +33,15 @@ Use --users and the tenant flags to rehearse a cutover at its real size.`,
 			defer d.Close()
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "signoutbot demo: open %s\n", d.URL)
-			fmt.Fprintf(out, "simulated tenant at %s (%d users); data in %s; Ctrl-C to stop\n", d.Tenant.GraphURL(), len(d.Tenant.Users()), o.Data)
+			fmt.Fprintf(out, "simulated tenant at %s (%d users); this run's audit database: %s; Ctrl-C to stop\n",
+				d.Tenant.GraphURL(), len(d.Tenant.Users()), d.DB)
 			<-cmd.Context().Done()
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address of the demo page")
-	f.StringVar(&o.Data, "data", "signoutbot-demo-data", "folder for the demo's SQLite database")
+	f.StringVar(&o.Data, "data", "signoutbot-demo-data", "folder for the demo's SQLite databases (a new one per run, as the simulated tenant is new too)")
 	f.IntVar(&o.Tenant.Users, "users", 300, "generated users in the simulated tenant (besides the named samples)")
 	f.IntVar(&o.Tenant.BigGroupSize, "big-group", 1000, `members of the group "Migration Wave 1"`)
 	f.DurationVar(&o.Tenant.Latency, "latency", 20*time.Millisecond, "simulated Graph latency per request")
