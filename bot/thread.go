@@ -103,8 +103,12 @@ func (a *App) retryThread(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	if req.Status.Final() && a.now().Sub(req.FinishedAt) > threadKeep {
-		a.Log.Warn("giving up on thread replies of a long-finished request", "request", id)
+	ended := req.FinishedAt // done; denied, expired and cancelled requests end when decided
+	if ended.IsZero() {
+		ended = req.DecidedAt
+	}
+	if req.Status.Final() && a.now().Sub(ended) > threadKeep {
+		a.Log.Warn("giving up on thread replies of a request that ended long ago", "request", id, "ended", ended)
 		return nil
 	}
 	a.flushThread(ctx, id)
@@ -134,8 +138,7 @@ func (a *App) postThread(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	var loc *time.Location
-	var targets []store.Target
+	loc := a.location(ctx, req.Message.Platform, req.Requester.ID)
 	for {
 		events, err := a.Store.EventsAfter(ctx, id, cursor, threadPage)
 		if err != nil {
@@ -144,11 +147,14 @@ func (a *App) postThread(ctx context.Context, id string) error {
 		if len(events) == 0 {
 			return nil
 		}
-		if targets == nil {
-			if targets, err = a.Store.Targets(ctx, id); err != nil {
-				return err
-			}
-			loc = a.location(ctx, req.Message.Platform, req.Requester.ID)
+		// Read the request and its targets after the events: each event was stored in the same transaction as
+		// the state it reports (the deadline, a confirmation time), so that state is then at least as new.
+		if req, err = a.Store.GetRequest(ctx, id); err != nil {
+			return err
+		}
+		targets, err := a.Store.Targets(ctx, id)
+		if err != nil {
+			return err
 		}
 		posts := threadPosts(req, events, targets, loc)
 		for i, p := range posts {
