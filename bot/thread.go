@@ -115,10 +115,12 @@ func (a *App) retryThread(ctx context.Context, id string) error {
 	return nil
 }
 
-// threadPost is one reply and the events it reports.
+// threadPost is one reply and the events it reports. A scope list spans many replies for one event, so each of
+// its parts is numbered (listPart, from 1) and a second cursor keeps how many have been posted.
 type threadPost struct {
-	msg    Message
-	minSeq int64
+	msg      Message
+	minSeq   int64
+	listPart int
 }
 
 func (a *App) postThread(ctx context.Context, id string) error {
@@ -133,8 +135,12 @@ func (a *App) postThread(ctx context.Context, id string) error {
 	if !ok || req.Message.ID == "" {
 		return nil // no card, no thread (a withdrawn request); the audit log still has everything
 	}
-	name := threadCursor(id)
+	name, listName := threadCursor(id), threadCursor(id)+":list"
 	cursor, err := a.Store.Cursor(ctx, name)
+	if err != nil {
+		return err
+	}
+	listed, err := a.Store.Cursor(ctx, listName)
 	if err != nil {
 		return err
 	}
@@ -156,10 +162,15 @@ func (a *App) postThread(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		posts := threadPosts(req, events, targets, loc)
+		posts := threadPosts(req, events, targets, loc, int(listed))
 		for i, p := range posts {
 			if _, err := m.Reply(ctx, req.Message, p.msg); err != nil {
 				return fmt.Errorf("reply in thread: %w", err)
+			}
+			if p.listPart > 0 {
+				if err := a.Store.AdvanceCursor(ctx, listName, int64(p.listPart)); err != nil {
+					return err
+				}
 			}
 			// Everything before the first event still to be posted is done.
 			safe := events[len(events)-1].Seq
@@ -180,8 +191,9 @@ func (a *App) postThread(ctx context.Context, id string) error {
 }
 
 // threadPosts groups a page of audit events into replies, one kind of news at a time, in the order each kind
-// first appears. targets is the request's scope in order.
-func threadPosts(req store.Request, events []store.Event, scope []store.Target, loc *time.Location) []threadPost {
+// first appears. scope is the request's targets in order; listed is how many parts of the scope list are
+// already in the thread.
+func threadPosts(req store.Request, events []store.Event, scope []store.Target, loc *time.Location, listed int) []threadPost {
 	targets := make(map[string]store.Target, len(scope))
 	for _, t := range scope {
 		targets[t.UserID] = t
@@ -210,8 +222,10 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 	for _, ev := range events {
 		if ev.Type == store.EventRequested && len(scope) > sampleSize {
 			// The card lists a sample; the thread starts with everyone, so nothing is silently left out.
-			for _, msg := range fullList(scope) {
-				out = append(out, threadPost{msg: msg, minSeq: ev.Seq})
+			for i, msg := range fullList(scope) {
+				if i >= listed {
+					out = append(out, threadPost{msg: msg, minSeq: ev.Seq, listPart: i + 1})
+				}
 			}
 			continue
 		}

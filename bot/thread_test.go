@@ -31,7 +31,8 @@ func TestThreadPostsFromEvents(t *testing.T) {
 	tests := []struct {
 		name   string
 		events []store.Event
-		want   []string // each post's first line, with the seq it is safe to advance past when it was posted
+		listed int      // scope-list parts already posted
+		want   []string // each post's first line, with the first event it reports
 		seqs   []int64
 	}{
 		{
@@ -62,13 +63,20 @@ func TestThreadPostsFromEvents(t *testing.T) {
 			seqs: []int64{40, 40, 40, 40, 41},
 		},
 		{
+			name:   "a scope list cut short by a crash goes on where it stopped",
+			events: []store.Event{{Seq: 40, Type: store.EventRequested}},
+			listed: 3,
+			want:   []string{"*Scope, users 301–400 of 400*"},
+			seqs:   []int64{40},
+		},
+		{
 			name:   "an unknown user or an audit-only event posts nothing",
 			events: []store.Event{{Seq: 30, Type: "failed", Actor: store.Actor{Platform: "graph", ID: "nobody"}}, ev(31, "approved", -1)},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			posts := threadPosts(req, tc.events, targets, time.UTC)
+			posts := threadPosts(req, tc.events, targets, time.UTC, tc.listed)
 			if len(posts) != len(tc.want) {
 				t.Fatalf("%d posts, want %d: %+v", len(posts), len(tc.want), posts)
 			}
@@ -89,7 +97,7 @@ func TestThreadPostsFromEvents(t *testing.T) {
 	for i := range 250 {
 		many = append(many, ev(int64(100+i), "sessions_invalid", 100+i))
 	}
-	posts := threadPosts(req, many, targets, time.UTC)
+	posts := threadPosts(req, many, targets, time.UTC, 0)
 	if len(posts) != 3 {
 		t.Fatalf("250 confirmations in %d posts, want 3", len(posts))
 	}

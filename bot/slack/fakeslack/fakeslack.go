@@ -73,14 +73,14 @@ type Server struct {
 	users      map[string]User
 	notIn      map[string]bool // channels the bot is not a member of
 	limitEvery int             // every n-th chat.postMessage answers 429 (0: never)
-	threadDown bool            // thread replies fail with fatal_error
+	threadLeft int             // thread replies still accepted before fatal_error (-1: no limit)
 	groups     map[string][]string
 	calls      map[string]int
 }
 
 // New starts a fake Slack that accepts token.
 func New(token string) *Server {
-	s := &Server{Token: token, users: map[string]User{}, groups: map[string][]string{}, calls: map[string]int{}}
+	s := &Server{Token: token, users: map[string]User{}, groups: map[string][]string{}, calls: map[string]int{}, threadLeft: -1}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -116,9 +116,19 @@ func (s *Server) RateLimitPosts(n int) {
 // FailThreadReplies makes every chat.postMessage into a thread answer fatal_error (Slack's "something went
 // wrong on our side") while down is true; top-level posts and edits keep working.
 func (s *Server) FailThreadReplies(down bool) {
+	if down {
+		s.AllowThreadReplies(0)
+	} else {
+		s.AllowThreadReplies(-1)
+	}
+}
+
+// AllowThreadReplies lets n more thread replies through, then fails the rest as FailThreadReplies(true) does
+// (n < 0: no limit).
+func (s *Server) AllowThreadReplies(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.threadDown = down
+	s.threadLeft = n
 }
 
 // SetUserGroup sets a user group's members.
@@ -274,7 +284,13 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	ch := r.FormValue("channel")
 	s.mu.Lock()
 	notIn := s.notIn[ch]
-	threadDown := s.threadDown && r.FormValue("thread_ts") != ""
+	threadDown := false
+	if r.FormValue("thread_ts") != "" && s.threadLeft >= 0 {
+		threadDown = s.threadLeft == 0
+		if !threadDown {
+			s.threadLeft--
+		}
+	}
 	s.mu.Unlock()
 	switch {
 	case threadDown:
