@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,5 +65,63 @@ func TestEachRunHasItsOwnDatabase(t *testing.T) {
 	}
 	if a, b := count(first.DB), count(second.DB); a != 1 || b != 0 {
 		t.Errorf("requests: first run %d (want 1), second run %d (want 0)", a, b)
+	}
+}
+
+// A scope above the quorum size needs two approvers besides the requester; the demo seeds enough admins for a
+// rehearsal at real scale to go through, and one approval alone does not start it.
+func TestDemoQuorumScopeNeedsTwoMoreAdmins(t *testing.T) {
+	d, err := demo.Start(context.Background(), demo.Options{Listen: "127.0.0.1:0", Data: t.TempDir(),
+		Tenant:        graphtest.Options{Users: 20, BigGroupSize: 150, ReplicationDelay: 100 * time.Millisecond},
+		TokenLifetime: 2 * time.Second, VerifyBackoff: []time.Duration{200 * time.Millisecond}, Poll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	send := func(path, body string) {
+		t.Helper()
+		resp, err := http.Post(d.URL+path, "application/json", bytes.NewBufferString(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("%s: %s", path, resp.Status)
+		}
+		d.Console.Wait()
+	}
+	card := func() (id, msg, text string) {
+		t.Helper()
+		msgs := d.Console.Snapshot("UALICE").Messages
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages, want the one card", len(msgs))
+		}
+		f := strings.Fields(msgs[0].Text) // "Sign-out request R… (…)"
+		return f[2], msgs[0].ID, msgs[0].Text
+	}
+	send("api/command", `{"User":"UALICE","Text":"group `+graphtest.GroupBig+`","ID":"q1"}`)
+	id, msg, _ := card()
+	approve := func(user string) {
+		send("api/action", `{"User":"`+user+`","Action":"approve","Value":"`+id+`","Message":"`+msg+`","ID":"`+user+`"}`)
+	}
+	approve("UBOB")
+	time.Sleep(200 * time.Millisecond)
+	if n := len(d.Tenant.Revocations()); n != 0 {
+		t.Fatalf("%d revocations after one approval of a 150-user scope", n)
+	}
+	approve("UCAROL")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, _, text := card()
+		if strings.Contains(text, "(done)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done after two approvals: %s", text)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(d.Tenant.Revocations()); n != 150 {
+		t.Errorf("%d revocations, want 150", n)
 	}
 }

@@ -18,7 +18,7 @@ func newDemoCmd() *cobra.Command {
 		Short: "Run the bot on this machine: simulated tenant, SQLite, and a chat channel in the browser",
 		Long: `demo starts a simulated Entra tenant (sample users and groups, real Graph wire format), the SQLite store in
 --data, the bot core, and a web page that behaves like a chat channel. Type /signout commands as in Slack,
-switch between the two admins to approve, and watch the request run and the tenant's
+switch between the admins to approve, and watch the request run and the tenant's
 signInSessionsValidFromDateTime change. The access-token lifetime is compressed to --token-lifetime so the
 "access tokens expired" step shows up in minutes; the page labels it as simulated.
 Use --users and the tenant flags to rehearse a cutover at its real size.`,
