@@ -43,24 +43,24 @@ func UserActor(t store.Target) store.Actor {
 // IsUserEvent reports whether ev records one user's new status (its Type is that status).
 func IsUserEvent(ev store.Event) bool { return ev.Actor.Platform == "graph" && ev.Actor.ID != "" }
 
-// NoticeKind says what changed.
+// NoticeKind says what changed. The bot also uses these kinds to name the kinds of news in a thread.
 type NoticeKind string
 
 const (
 	NoticeStarted       NoticeKind = "started"
 	NoticeProgress      NoticeKind = "progress"
-	NoticeFailed        NoticeKind = "failed"    // Targets: the ones that failed in this step
-	NoticeConfirmed     NoticeKind = "confirmed" // Targets: confirmed in this pass
+	NoticeFailed        NoticeKind = "failed"    // some targets failed
+	NoticeConfirmed     NoticeKind = "confirmed" // some targets were confirmed from Graph
 	NoticeRevoked       NoticeKind = "revoked"   // all revocations sent; Request.TokensExpireAt is known
 	NoticeTokensExpired NoticeKind = "tokens_expired"
-	NoticeExcluded      NoticeKind = "excluded" // Targets: protected since the preview, left alone
+	NoticeExcluded      NoticeKind = "excluded" // some targets became protected after the preview and were left alone
 )
 
-// Notice is sent after the change it describes is in the store.
+// Notice is sent after the change it describes is in the store, where the details are: the audit log has an
+// event per user (see UserActor), so a notice lost in a crash loses nothing.
 type Notice struct {
 	Kind      NoticeKind
 	RequestID string
-	Targets   []store.Target
 }
 
 // Notifier is told about progress; the bot turns notices into chat messages.
@@ -248,7 +248,7 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request) error {
 		if err := r.Store.UpdateTargets(ctx, guarded, events...); err != nil {
 			return err
 		}
-		r.notify(ctx, Notice{Kind: NoticeExcluded, RequestID: req.ID, Targets: guarded})
+		r.notify(ctx, Notice{Kind: NoticeExcluded, RequestID: req.ID})
 	}
 	if len(ids) == 0 {
 		return nil
@@ -266,7 +266,7 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request) error {
 	}()
 	var batch []store.Target
 	var events []store.Event
-	var failed []store.Target
+	failed := false // in this batch, so the thread hears of it now
 	persist := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -275,10 +275,10 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request) error {
 			return fmt.Errorf("run %s: persist results: %w", req.ID, err)
 		}
 		r.notify(ctx, Notice{Kind: NoticeProgress, RequestID: req.ID})
-		if len(failed) > 0 {
-			r.notify(ctx, Notice{Kind: NoticeFailed, RequestID: req.ID, Targets: failed})
+		if failed {
+			r.notify(ctx, Notice{Kind: NoticeFailed, RequestID: req.ID})
 		}
-		batch, events, failed = nil, nil, nil
+		batch, events, failed = nil, nil, false
 		return nil
 	}
 	var persistErr error
@@ -288,7 +288,7 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request) error {
 		events = append(events, store.Event{At: r.now(), RequestID: req.ID, Type: string(t.Status),
 			Detail: t.UPN + ": " + describe(t), Actor: UserActor(t)})
 		if t.Status == store.TargetFailed {
-			failed = append(failed, t)
+			failed = true
 		}
 		if len(batch) >= flush && persistErr == nil {
 			persistErr = persist()

@@ -76,10 +76,10 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 			return fmt.Errorf("verify %s: %w", id, err)
 		}
 		if len(confirmed) > 0 {
-			r.notify(ctx, Notice{Kind: NoticeConfirmed, RequestID: id, Targets: confirmed})
+			r.notify(ctx, Notice{Kind: NoticeConfirmed, RequestID: id})
 		}
 		if len(gone) > 0 {
-			r.notify(ctx, Notice{Kind: NoticeFailed, RequestID: id, Targets: gone})
+			r.notify(ctx, Notice{Kind: NoticeFailed, RequestID: id})
 		}
 	}
 	if len(ids) == len(confirmed)+len(gone) {
@@ -121,7 +121,7 @@ func (r *Runner) TokensExpired(ctx context.Context, id string) error {
 		return err
 	}
 	if len(expired) > 0 {
-		r.notify(ctx, Notice{Kind: NoticeTokensExpired, RequestID: id, Targets: expired})
+		r.notify(ctx, Notice{Kind: NoticeTokensExpired, RequestID: id})
 	}
 	return r.maybeFinish(ctx, id)
 }
