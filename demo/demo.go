@@ -25,10 +25,10 @@ import (
 // the third admin because scopes above the quorum size need two approvers besides the requester; without her a
 // rehearsal at real scale could never be approved.
 var People = []console.Person{
-	{Person: bot.Person{ID: "UALICE", Name: "Alice (admin)", Email: "alice@contoso.com", TimeZone: "Europe/Berlin"}, Admin: true},
-	{Person: bot.Person{ID: "UBOB", Name: "Bob (admin)", Email: "bob@contoso.com", TimeZone: "America/New_York"}, Admin: true},
-	{Person: bot.Person{ID: "UCAROL", Name: "Carol (admin)", Email: "carol@contoso.com", TimeZone: "Australia/Sydney"}, Admin: true},
-	{Person: bot.Person{ID: "UNINA", Name: "Nina (not an admin)", Email: "nina@contoso.com", TimeZone: "Asia/Tokyo"}},
+	{Person: bot.Person{ID: "UALICE", Name: "Alice", Email: "alice@contoso.com", TimeZone: "Europe/Berlin"}, Admin: true},
+	{Person: bot.Person{ID: "UBOB", Name: "Bob", Email: "bob@contoso.com", TimeZone: "America/New_York"}, Admin: true},
+	{Person: bot.Person{ID: "UCAROL", Name: "Carol", Email: "carol@contoso.com", TimeZone: "Australia/Sydney"}, Admin: true},
+	{Person: bot.Person{ID: "UNINA", Name: "Nina", Email: "nina@contoso.com", TimeZone: "Asia/Tokyo"}},
 }
 
 // Options configure a demo.

@@ -19,13 +19,17 @@ function markup(s) {
     .replace(/:([a-z_]+):/g, (m, n) => emoji[n] || m);
 }
 
-// Times in the viewer's browser zone with UTC beside it; the date only when it is not today.
+// Times in the chosen person's time zone (as Slack's users.info tz would give it) with UTC beside it; the date
+// only when it is not today there.
 function local(t) {
   if (!t || t.startsWith("0001")) return "—";
   const d = new Date(t);
-  const today = d.toDateString() === new Date().toDateString();
-  const opts = today ? { hour: "2-digit", minute: "2-digit", second: "2-digit" }
-    : { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+  const p = state && state.people.find((x) => x.ID === viewer);
+  const zone = p && p.TimeZone ? { timeZone: p.TimeZone } : {};
+  const day = (x) => x.toLocaleDateString("en-CA", zone);
+  const today = day(d) === day(new Date());
+  const opts = Object.assign(today ? { hour: "2-digit", minute: "2-digit", second: "2-digit" }
+    : { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }, zone, { timeZoneName: "short" });
   return d.toLocaleString(undefined, opts) + " (" + d.toISOString().slice(today ? 11 : 5, 19).replace("T", " ") + " UTC)";
 }
 
