@@ -148,14 +148,12 @@ func (a *App) Recover(ctx context.Context) error {
 		a.Log.Info("recovered unfinished requests", "count", len(reqs))
 	}
 	// News stored just before a crash may not have reached the thread yet.
-	done, err := a.Store.ListRequests(ctx, store.Filter{Statuses: []store.RequestStatus{store.StatusDone}})
+	done, err := a.Store.ListRequests(ctx, store.Filter{Statuses: []store.RequestStatus{store.StatusDone},
+		FinishedSince: a.now().Add(-threadKeep)})
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
 	for _, r := range append(reqs, done...) {
-		if r.Status == store.StatusDone && a.now().Sub(r.FinishedAt) > threadKeep {
-			continue
-		}
 		if err := a.Store.SetTimer(ctx, store.Timer{Kind: TimerThread, RequestID: r.ID, Due: a.now()}); err != nil {
 			return fmt.Errorf("recover %s: %w", r.ID, err)
 		}

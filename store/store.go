@@ -149,7 +149,9 @@ type Timer struct {
 // Filter selects requests.
 type Filter struct {
 	Statuses []RequestStatus // empty: any
-	Limit    int             // 0: no limit
+	// FinishedSince, when set, keeps only requests that finished (FinishedAt) at or after it.
+	FinishedSince time.Time
+	Limit         int // 0: no limit
 }
 
 // Store is what every backend provides. Implementations must be safe for concurrent use; storetest holds the

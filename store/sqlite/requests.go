@@ -102,12 +102,17 @@ func (d *DB) ListRequests(ctx context.Context, f store.Filter) ([]store.Request,
 		q    strings.Builder
 		args []any
 	)
-	q.WriteString(`SELECT ` + requestCols + ` FROM requests r`)
+	q.WriteString(`SELECT ` + requestCols + ` FROM requests r WHERE 1 = 1`)
 	if len(f.Statuses) > 0 {
-		q.WriteString(` WHERE r.status IN (?` + strings.Repeat(`, ?`, len(f.Statuses)-1) + `)`)
+		q.WriteString(` AND r.status IN (?` + strings.Repeat(`, ?`, len(f.Statuses)-1) + `)`)
 		for _, s := range f.Statuses {
 			args = append(args, string(s))
 		}
+	}
+	if !f.FinishedSince.IsZero() {
+		// Fixed-width UTC text compares as time; NULL (never finished) matches nothing.
+		q.WriteString(` AND r.finished_at >= ?`)
+		args = append(args, fmtTime(f.FinishedSince))
 	}
 	// rowid breaks ties between requests created in the same nanosecond: later insert first.
 	q.WriteString(` ORDER BY r.created_at DESC, r.rowid DESC`)

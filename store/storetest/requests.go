@@ -194,6 +194,9 @@ func testListRequests(t *testing.T, s store.Store) {
 	} {
 		r := newRequest(c.id, base().Add(time.Duration(c.minute)*time.Minute))
 		r.Status = c.status
+		if c.status == store.StatusDone {
+			r.FinishedAt = base().Add(time.Hour)
+		}
 		mustCreate(t, s, r, nil, "")
 	}
 	ids := func(rs []store.Request) []string {
@@ -216,6 +219,10 @@ func testListRequests(t *testing.T, s store.Store) {
 		{"filter and limit", store.Filter{Statuses: []store.RequestStatus{store.StatusPending, store.StatusDone}, Limit: 2},
 			[]string{"L00005", "L00003"}},
 		{"none match", store.Filter{Statuses: []store.RequestStatus{store.StatusExpired}}, []string{}},
+		{"finished since, inclusive", store.Filter{FinishedSince: base().Add(time.Hour)}, []string{"L00001"}},
+		{"finished since, a nanosecond later", store.Filter{FinishedSince: base().Add(time.Hour + time.Nanosecond)}, []string{}},
+		{"finished since, with a status", store.Filter{Statuses: []store.RequestStatus{store.StatusDone}, FinishedSince: base()},
+			[]string{"L00001"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
