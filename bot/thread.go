@@ -144,7 +144,7 @@ func (a *App) postThread(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	loc := a.location(ctx, req.Message.Platform, req.Requester.ID)
+	var loc *time.Location // looked up only when there is news: a chat API call at most once per process
 	for {
 		events, err := a.Store.EventsAfter(ctx, id, cursor, threadPage)
 		if err != nil {
@@ -161,6 +161,9 @@ func (a *App) postThread(ctx context.Context, id string) error {
 		targets, err := a.Store.Targets(ctx, id)
 		if err != nil {
 			return err
+		}
+		if loc == nil {
+			loc = a.location(ctx, req.Message.Platform, req.Requester.ID)
 		}
 		posts := threadPosts(req, events, targets, loc, int(listed))
 		for i, p := range posts {

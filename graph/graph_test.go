@@ -12,32 +12,13 @@ import (
 
 	"github.com/signoutbot/signoutbot/graph"
 	"github.com/signoutbot/signoutbot/graph/graphtest"
+	"github.com/signoutbot/signoutbot/graph/graphtest/tenanttest"
 )
 
 // newTenant starts a simulated tenant and a real msgraph-sdk-go client authenticated by azidentity against it.
 func newTenant(t *testing.T, opts graphtest.Options, cfg graph.Config) (*graphtest.Server, *graph.Client) {
 	t.Helper()
-	srv := graphtest.New(opts)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	cred, err := graph.SimulatedCredential(context.Background(), srv.GraphURL(), srv.CertPool())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.GraphURL, cfg.Credential, cfg.RootCAs = srv.GraphURL(), cred, srv.CertPool()
-	if cfg.RetryBaseDelay == 0 {
-		cfg.RetryBaseDelay = 20 * time.Millisecond
-	}
-	if cfg.WriteRate == 0 {
-		cfg.WriteRate = 1000
-	}
-	c, err := graph.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv, c
+	return tenanttest.Start(t, opts, cfg)
 }
 
 func ctx(t *testing.T) context.Context {

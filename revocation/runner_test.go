@@ -12,6 +12,7 @@ import (
 	"github.com/signoutbot/signoutbot/clock"
 	"github.com/signoutbot/signoutbot/graph"
 	"github.com/signoutbot/signoutbot/graph/graphtest"
+	"github.com/signoutbot/signoutbot/graph/graphtest/tenanttest"
 	"github.com/signoutbot/signoutbot/revocation"
 	"github.com/signoutbot/signoutbot/scope"
 	"github.com/signoutbot/signoutbot/store"
@@ -49,19 +50,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts graphtest.Options, protected ...string) *fixture {
 	t.Helper()
-	tenant := graphtest.New(opts)
-	if err := tenant.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tenant.Close)
-	cred, err := graph.SimulatedCredential(context.Background(), tenant.GraphURL(), tenant.CertPool())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := graph.New(graph.Config{GraphURL: tenant.GraphURL(), Credential: cred, RootCAs: tenant.CertPool(), WriteRate: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tenant, dir := tenanttest.Start(t, opts, graph.Config{})
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/signoutbot/signoutbot/commands"
 	"github.com/signoutbot/signoutbot/graph"
 	"github.com/signoutbot/signoutbot/graph/graphtest"
+	"github.com/signoutbot/signoutbot/graph/graphtest/tenanttest"
 	"github.com/signoutbot/signoutbot/scope"
 	"github.com/signoutbot/signoutbot/store"
 )
@@ -17,20 +17,7 @@ import (
 // tenant is the sample tenant behind the real graph client.
 func tenant(t *testing.T) *graph.Client {
 	t.Helper()
-	srv := graphtest.New(graphtest.Options{Users: 10, BigGroupSize: 5})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	cred, err := graph.SimulatedCredential(context.Background(), srv.GraphURL(), srv.CertPool())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := graph.New(graph.Config{GraphURL: srv.GraphURL(), Credential: cred, RootCAs: srv.CertPool(),
-		RetryBaseDelay: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := tenanttest.Start(t, graphtest.Options{Users: 10, BigGroupSize: 5}, graph.Config{})
 	return c
 }
 
