@@ -200,8 +200,11 @@ func threadNotice(req store.Request, kind revocation.NoticeKind, targets []store
 			lines = append(lines, fmt.Sprintf("• %s — %s", label(t), t.Detail))
 		}
 	case revocation.NoticeExcluded:
-		head = fmt.Sprintf(":shield: %s became protected after the preview and %s left alone:", plural(len(targets), "user"),
-			map[bool]string{true: "was", false: "were"}[len(targets) == 1])
+		verb := "were"
+		if len(targets) == 1 {
+			verb = "was"
+		}
+		head = fmt.Sprintf(":shield: %s became protected after the preview and %s left alone:", plural(len(targets), "user"), verb)
 		for _, t := range targets {
 			lines = append(lines, "• "+label(t))
 		}
