@@ -30,11 +30,13 @@ const (
 	StatusDenied    RequestStatus = "denied"
 	StatusExpired   RequestStatus = "expired"
 	StatusCancelled RequestStatus = "cancelled"
+	// StatusFailed: the run ended and Graph accepted no revocation at all (Request.Failure says why).
+	StatusFailed RequestStatus = "failed"
 )
 
 // Final reports whether nothing more will happen to a request.
 func (s RequestStatus) Final() bool {
-	return s == StatusDone || s == StatusDenied || s == StatusExpired || s == StatusCancelled
+	return s == StatusDone || s == StatusDenied || s == StatusExpired || s == StatusCancelled || s == StatusFailed
 }
 
 // Actor is a person on a chat platform.
@@ -42,6 +44,9 @@ type Actor struct {
 	Platform string `json:"platform"` // "slack", "teams", "console"
 	ID       string `json:"id"`       // platform user id (Slack U…, Entra object id for Teams)
 	Name     string `json:"name"`     // display name at the time
+	// Entra is the object id of the Entra user behind the chat account, when resolved. Four-eyes rules compare
+	// these, so one person with two chat accounts is still one person.
+	Entra string `json:"entra,omitempty"`
 }
 
 // MessageRef locates a posted message on its platform. Its fields are opaque to everything but the adapter
@@ -79,7 +84,9 @@ type Request struct {
 	Conversation      MessageRef // where the request came from (channel, thread); adapter-specific
 	TokenLifetime     time.Duration
 	LifetimeSource    string
-	TokensExpireAt    time.Time // revocation time of the last target + TokenLifetime
+	TokensExpireAt    time.Time // Graph's acceptance of the last revocation (bot's clock) + TokenLifetime
+	// Failure says why a failed request failed (Graph's reason, and the permission to grant for a 403).
+	Failure string
 }
 
 // Approval is one admin's approval.
@@ -99,27 +106,37 @@ const (
 	TargetTokensExpired   TargetStatus = "tokens_expired"   // and the access-token lifetime has passed
 	TargetGuest           TargetStatus = "guest"            // revoked here, but only the home tenant can sign a guest out
 	TargetFailed          TargetStatus = "failed"           // Detail has Graph's reason (not found, forbidden, …)
+	// TargetUnconfirmed: revoked, but after every verification pass Graph still did not show
+	// signInSessionsValidFromDateTime at or after the revocation (Detail: what Graph shows).
+	TargetUnconfirmed TargetStatus = "unconfirmed"
 )
 
 // Final reports whether nothing more will happen to the target.
 func (s TargetStatus) Final() bool {
-	return s == TargetExcluded || s == TargetTokensExpired || s == TargetGuest || s == TargetFailed
+	return s == TargetExcluded || s == TargetTokensExpired || s == TargetGuest || s == TargetFailed || s == TargetUnconfirmed
 }
 
 // Target is one user in a request's scope.
 type Target struct {
-	RequestID         string
-	Seq               int // position in the scope, stable for paging
-	UserID            string
-	UPN               string
-	DisplayName       string
-	Guest             bool
-	Status            TargetStatus
-	Detail            string // why excluded or failed, Graph's code and message
-	Attempts          int
-	RevokedAt         time.Time // when the accepted revocation was sent
+	RequestID   string
+	Seq         int // position in the scope, stable for paging
+	UserID      string
+	UPN         string
+	DisplayName string
+	Guest       bool // guest or B2B external member: only their home tenant can sign them out
+	External    bool // a B2B external member (userType Member, but an #EXT# UPN or an externalUserState)
+	Disabled    bool // account disabled: revoked all the same (enabling it again would revive old tokens)
+	Status      TargetStatus
+	Detail      string // why excluded or failed, Graph's code and message
+	Attempts    int
+	RevokedAt   time.Time // bot's clock: when Graph's acceptance of the revocation arrived
+	// GraphRevokedAt is a lower bound, on Graph's clock, of when the revocation took effect (the response's Date
+	// header minus the round trip minus a second); zero when Graph sent no Date. Confirmation compares Graph's
+	// read-back with this, never with the bot's clock.
+	GraphRevokedAt    time.Time
 	SessionsValidFrom time.Time // as read back from Graph
 	ConfirmedAt       time.Time // when the read-back confirmed it
+	VerifyPasses      int       // read-backs that did not yet confirm
 	UpdatedAt         time.Time
 }
 

@@ -22,8 +22,8 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, requestID string, eve
 			ev.At = now
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO events (at, request_id, actor_platform, actor_id, actor_name,
-			type, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, fmtTime(ev.At), ev.RequestID, ev.Actor.Platform,
-			ev.Actor.ID, ev.Actor.Name, ev.Type, ev.Detail, ev.Data)
+			actor_entra, type, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, fmtTime(ev.At), ev.RequestID,
+			ev.Actor.Platform, ev.Actor.ID, ev.Actor.Name, ev.Actor.Entra, ev.Type, ev.Detail, ev.Data)
 		if err != nil {
 			return fmt.Errorf("sqlite: append %q event for %q: %w", ev.Type, ev.RequestID, err)
 		}
@@ -40,7 +40,7 @@ func (d *DB) AppendEvent(ctx context.Context, ev store.Event) error {
 
 // Events lists the audit log in order, for one request or (requestID "") all of it.
 func (d *DB) Events(ctx context.Context, requestID string) ([]store.Event, error) {
-	q := `SELECT seq, at, request_id, actor_platform, actor_id, actor_name, type, detail, data FROM events`
+	q := `SELECT seq, at, request_id, actor_platform, actor_id, actor_name, actor_entra, type, detail, data FROM events`
 	var args []any
 	if requestID != "" {
 		q += ` WHERE request_id = ?`
@@ -54,8 +54,8 @@ func (d *DB) EventsAfter(ctx context.Context, requestID string, after int64, lim
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	return d.queryEvents(ctx, requestID, `SELECT seq, at, request_id, actor_platform, actor_id, actor_name, type,
-		detail, data FROM events WHERE request_id = ? AND seq > ? ORDER BY seq LIMIT ?`, requestID, after, limit)
+	return d.queryEvents(ctx, requestID, `SELECT seq, at, request_id, actor_platform, actor_id, actor_name,
+		actor_entra, type, detail, data FROM events WHERE request_id = ? AND seq > ? ORDER BY seq LIMIT ?`, requestID, after, limit)
 }
 
 func (d *DB) queryEvents(ctx context.Context, requestID, q string, args ...any) ([]store.Event, error) {
@@ -71,7 +71,7 @@ func (d *DB) queryEvents(ctx context.Context, requestID, q string, args ...any) 
 			at sql.NullString
 		)
 		if err := rows.Scan(&ev.Seq, &at, &ev.RequestID, &ev.Actor.Platform, &ev.Actor.ID, &ev.Actor.Name,
-			&ev.Type, &ev.Detail, &ev.Data); err != nil {
+			&ev.Actor.Entra, &ev.Type, &ev.Detail, &ev.Data); err != nil {
 			return nil, fmt.Errorf("sqlite: events of %q: %w", requestID, err)
 		}
 		if ev.At, err = parseTime(at); err != nil {

@@ -117,6 +117,18 @@ CREATE TABLE cursors (
 	seq  INTEGER NOT NULL
 );
 `,
+	// 3: evidence on Graph's clock, verification passes, disabled and external users, failed requests, and
+	// approvers bound to Entra users (one person with two chat accounts is still one approver).
+	`
+ALTER TABLE targets ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE targets ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE targets ADD COLUMN graph_revoked_at TEXT;
+ALTER TABLE targets ADD COLUMN verify_passes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN failure TEXT NOT NULL DEFAULT '';
+ALTER TABLE approvals ADD COLUMN actor_entra TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX approvals_entra ON approvals(request_id, actor_entra) WHERE actor_entra <> '';
+ALTER TABLE events ADD COLUMN actor_entra TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate creates the bookkeeping table and applies every step not yet recorded, each in its own

@@ -204,11 +204,11 @@ func (d *DB) AddApproval(ctx context.Context, requestID string, a store.Approval
 		if err != nil {
 			return fmt.Errorf("sqlite: approve request %s: %w", requestID, err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO approvals (request_id, actor_platform, actor_id, actor_name, at)
-			VALUES (?, ?, ?, ?, ?)`, requestID, a.Actor.Platform, a.Actor.ID, a.Actor.Name, fmtTime(a.At))
+		_, err = tx.ExecContext(ctx, `INSERT INTO approvals (request_id, actor_platform, actor_id, actor_name, actor_entra, at)
+			VALUES (?, ?, ?, ?, ?, ?)`, requestID, a.Actor.Platform, a.Actor.ID, a.Actor.Name, a.Actor.Entra, fmtTime(a.At))
 		if isUnique(err) {
-			return fmt.Errorf("sqlite: %s:%s already approved request %s: %w",
-				a.Actor.Platform, a.Actor.ID, requestID, store.ErrDuplicate)
+			return fmt.Errorf("sqlite: %s:%s (Entra user %q) already approved request %s: %w",
+				a.Actor.Platform, a.Actor.ID, a.Actor.Entra, requestID, store.ErrDuplicate)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: approve request %s: %w", requestID, err)

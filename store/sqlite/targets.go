@@ -9,25 +9,29 @@ import (
 )
 
 const targetCols = `t.request_id, t.seq, t.user_id, t.upn, t.display_name, t.guest, t.status, t.detail, t.attempts,
-	t.revoked_at, t.sessions_valid_from, t.confirmed_at, t.updated_at`
+	t.revoked_at, t.sessions_valid_from, t.confirmed_at, t.updated_at, t.disabled, t.external, t.graph_revoked_at,
+	t.verify_passes`
 
 // targetRow holds targetCols until decoded.
 type targetRow struct {
 	t                                                    store.Target
 	status                                               string
 	revokedAt, sessionsValidFrom, confirmedAt, updatedAt sql.NullString
+	graphRevokedAt                                       sql.NullString
 }
 
 func (w *targetRow) dest() []any {
 	return []any{&w.t.RequestID, &w.t.Seq, &w.t.UserID, &w.t.UPN, &w.t.DisplayName, &w.t.Guest, &w.status,
-		&w.t.Detail, &w.t.Attempts, &w.revokedAt, &w.sessionsValidFrom, &w.confirmedAt, &w.updatedAt}
+		&w.t.Detail, &w.t.Attempts, &w.revokedAt, &w.sessionsValidFrom, &w.confirmedAt, &w.updatedAt, &w.t.Disabled,
+		&w.t.External, &w.graphRevokedAt, &w.t.VerifyPasses}
 }
 
 func (w *targetRow) target() (store.Target, error) {
 	t := w.t
 	t.Status = store.TargetStatus(w.status)
 	if err := parseTimes(timeDest{w.revokedAt, &t.RevokedAt}, timeDest{w.sessionsValidFrom, &t.SessionsValidFrom},
-		timeDest{w.confirmedAt, &t.ConfirmedAt}, timeDest{w.updatedAt, &t.UpdatedAt}); err != nil {
+		timeDest{w.confirmedAt, &t.ConfirmedAt}, timeDest{w.updatedAt, &t.UpdatedAt},
+		timeDest{w.graphRevokedAt, &t.GraphRevokedAt}); err != nil {
 		return store.Target{}, fmt.Errorf("target %s/%s: %w", t.RequestID, t.UserID, err)
 	}
 	return t, nil
@@ -40,8 +44,9 @@ func insertTargets(ctx context.Context, tx *sql.Tx, requestID string, targets []
 		return nil
 	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO targets (request_id, seq, user_id, upn, display_name, guest,
-		status, detail, attempts, revoked_at, sessions_valid_from, confirmed_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		status, detail, attempts, revoked_at, sessions_valid_from, confirmed_at, updated_at, disabled, external,
+		graph_revoked_at, verify_passes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare target insert: %w", err)
 	}
@@ -49,7 +54,7 @@ func insertTargets(ctx context.Context, tx *sql.Tx, requestID string, targets []
 	for _, t := range targets {
 		_, err := stmt.ExecContext(ctx, requestID, t.Seq, t.UserID, t.UPN, t.DisplayName, t.Guest, string(t.Status),
 			t.Detail, t.Attempts, nullTime(t.RevokedAt), nullTime(t.SessionsValidFrom), nullTime(t.ConfirmedAt),
-			nullTime(t.UpdatedAt))
+			nullTime(t.UpdatedAt), t.Disabled, t.External, nullTime(t.GraphRevokedAt), t.VerifyPasses)
 		if err != nil {
 			return fmt.Errorf("sqlite: insert target %s of request %s: %w", t.UserID, requestID, err)
 		}
@@ -92,7 +97,8 @@ func (d *DB) UpdateTargets(ctx context.Context, targets []store.Target, events .
 	return d.write(ctx, func(tx *sql.Tx) error {
 		if len(targets) > 0 {
 			stmt, err := tx.PrepareContext(ctx, `UPDATE targets SET upn = ?, display_name = ?, guest = ?, status = ?,
-				detail = ?, attempts = ?, revoked_at = ?, sessions_valid_from = ?, confirmed_at = ?, updated_at = ?
+				detail = ?, attempts = ?, revoked_at = ?, sessions_valid_from = ?, confirmed_at = ?, updated_at = ?,
+				disabled = ?, external = ?, graph_revoked_at = ?, verify_passes = ?
 				WHERE request_id = ? AND user_id = ?`)
 			if err != nil {
 				return fmt.Errorf("sqlite: prepare target update: %w", err)
@@ -104,7 +110,7 @@ func (d *DB) UpdateTargets(ctx context.Context, targets []store.Target, events .
 				}
 				res, err := stmt.ExecContext(ctx, t.UPN, t.DisplayName, t.Guest, string(t.Status), t.Detail, t.Attempts,
 					nullTime(t.RevokedAt), nullTime(t.SessionsValidFrom), nullTime(t.ConfirmedAt), fmtTime(t.UpdatedAt),
-					t.RequestID, t.UserID)
+					t.Disabled, t.External, nullTime(t.GraphRevokedAt), t.VerifyPasses, t.RequestID, t.UserID)
 				if err != nil {
 					return fmt.Errorf("sqlite: update target %s/%s: %w", t.RequestID, t.UserID, err)
 				}

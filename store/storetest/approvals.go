@@ -51,6 +51,27 @@ func testAddApproval(t *testing.T, s store.Store) {
 		[]string{"requested:APR001", "approved:APR001", "approved:APR001", "approved:APR001"})
 }
 
+// testAddApprovalSameEntraUser: two chat accounts of one Entra user are one approver.
+func testAddApprovalSameEntraUser(t *testing.T, s store.Store) {
+	r := mustCreate(t, s, newRequest("APR009", base()), nil, "")
+	slackBob := store.Actor{Platform: "slack", ID: "U0BOB", Name: "bob", Entra: "entra-bob"}
+	teamsBob := store.Actor{Platform: "teams", ID: "29:bob", Name: "Bob", Entra: "entra-bob"}
+	if err := s.AddApproval(ctx(t), r.ID, store.Approval{Actor: slackBob, At: base()}, approvedEvent(r.ID, slackBob)); err != nil {
+		t.Fatalf("AddApproval(slack bob): %v", err)
+	}
+	err := s.AddApproval(ctx(t), r.ID, store.Approval{Actor: teamsBob, At: base().Add(time.Second)}, approvedEvent(r.ID, teamsBob))
+	if !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("AddApproval(same Entra user, other account): err = %v, want ErrDuplicate", err)
+	}
+	got := mustGet(t, s, r.ID)
+	equal(t, "approvals", got.Approvals, []store.Approval{{Actor: slackBob, At: base().UTC()}})
+	equal(t, "events", eventTypes(mustEvents(t, s, r.ID)), []string{"requested:APR009", "approved:APR009"})
+	// The Entra id is kept in the audit log too.
+	if evs := mustEvents(t, s, r.ID); evs[1].Actor.Entra != "entra-bob" {
+		t.Errorf("approval event actor = %+v, want the Entra id kept", evs[1].Actor)
+	}
+}
+
 func testAddApprovalConcurrent(t *testing.T, s store.Store) {
 	r := mustCreate(t, s, newRequest("APR008", base()), nil, "")
 	const n = 8

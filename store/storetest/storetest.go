@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListRequests", testListRequests},
 		{"AddApproval", testAddApproval},
 		{"AddApprovalConcurrent", testAddApprovalConcurrent},
+		{"AddApprovalSameEntraUser", testAddApprovalSameEntraUser},
 		{"AddApprovalNotFound", testAddApprovalNotFound},
 		{"TargetsOrderAndRoundTrip", testTargetsOrder},
 		{"UpdateTargets", testUpdateTargets},
@@ -62,7 +63,9 @@ func base() time.Time {
 }
 
 // The actors are functions, not package variables, so no test can change what another sees.
-func alice() store.Actor { return store.Actor{Platform: "slack", ID: "U0ALICE", Name: "Alice Admin"} }
+func alice() store.Actor {
+	return store.Actor{Platform: "slack", ID: "U0ALICE", Name: "Alice Admin", Entra: "a1b2c3d4-0000-4000-8000-00000000a11c"}
+}
 func bob() store.Actor   { return store.Actor{Platform: "slack", ID: "U0BOB", Name: "Bob Boss"} }
 func carol() store.Actor {
 	return store.Actor{Platform: "teams", ID: "6f1c0d2e-9a3b-4c5d-8e7f-0a1b2c3d4e5f", Name: "Carol Ćwik"}
@@ -89,6 +92,7 @@ func newRequest(id string, created time.Time) store.Request {
 		TokenLifetime:     75*time.Minute + 3*time.Nanosecond,
 		LifetimeSource:    "policy:Default",
 		TokensExpireAt:    created.Add(3 * time.Hour),
+		Failure:           "every revocation was refused: 403 Authorization_RequestDenied",
 	}
 }
 

@@ -30,6 +30,10 @@ func testTargetsOrder(t *testing.T, s store.Store) {
 	targets := someTargets("TGT001", 5)
 	// One target with every field set, including times in a non-UTC zone.
 	targets[2].Guest = true
+	targets[2].External = true
+	targets[2].Disabled = true
+	targets[2].GraphRevokedAt = base().Add(500 * time.Millisecond)
+	targets[2].VerifyPasses = 2
 	targets[2].Status = store.TargetExcluded
 	targets[2].Detail = "protected: Global Administrator"
 	targets[2].Attempts = 3
@@ -57,6 +61,7 @@ func testTargetsOrder(t *testing.T, s store.Store) {
 	want := targets[2]
 	want.RevokedAt, want.SessionsValidFrom = want.RevokedAt.UTC(), want.SessionsValidFrom.UTC()
 	want.ConfirmedAt, want.UpdatedAt = want.ConfirmedAt.UTC(), want.UpdatedAt.UTC()
+	want.GraphRevokedAt = want.GraphRevokedAt.UTC()
 	equal(t, "fully populated target", got[want.Seq], want)
 	if got[0].RequestID != "TGT001" {
 		t.Errorf("target created without RequestID read back with %q", got[0].RequestID)
@@ -78,6 +83,9 @@ func testUpdateTargets(t *testing.T, s store.Store) {
 	revoked.Status = store.TargetRevoked
 	revoked.Attempts = 1
 	revoked.RevokedAt = base().Add(time.Minute)
+	revoked.GraphRevokedAt = base().Add(59 * time.Second)
+	revoked.VerifyPasses = 3
+	revoked.Disabled = true
 	// UpdatedAt left zero: the store sets it.
 	failed := before[2]
 	failed.Status = store.TargetFailed
@@ -101,6 +109,7 @@ func testUpdateTargets(t *testing.T, s store.Store) {
 	}
 	allUTC(t, "updated target", after[0].UpdatedAt, after[0].RevokedAt)
 	revoked.RevokedAt, revoked.UpdatedAt = revoked.RevokedAt.UTC(), after[0].UpdatedAt
+	revoked.GraphRevokedAt = revoked.GraphRevokedAt.UTC()
 	failed.UpdatedAt = failed.UpdatedAt.UTC()
 	equal(t, "revoked target", after[0], revoked)
 	equal(t, "untouched target", after[1], before[1])
