@@ -66,7 +66,7 @@ func base() time.Time {
 func alice() store.Actor {
 	return store.Actor{Platform: "slack", ID: "U0ALICE", Name: "Alice Admin", Entra: "a1b2c3d4-0000-4000-8000-00000000a11c"}
 }
-func bob() store.Actor   { return store.Actor{Platform: "slack", ID: "U0BOB", Name: "Bob Boss"} }
+func bob() store.Actor { return store.Actor{Platform: "slack", ID: "U0BOB", Name: "Bob Boss"} }
 func carol() store.Actor {
 	return store.Actor{Platform: "teams", ID: "6f1c0d2e-9a3b-4c5d-8e7f-0a1b2c3d4e5f", Name: "Carol Ćwik"}
 }
