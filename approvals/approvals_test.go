@@ -12,11 +12,15 @@ import (
 
 var (
 	now   = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	alice = store.Actor{Platform: "slack", ID: "UALICE", Name: "alice"}
-	bob   = store.Actor{Platform: "slack", ID: "UBOB", Name: "bob"}
-	carol = store.Actor{Platform: "slack", ID: "UCAROL", Name: "carol"}
-	// The same id on another platform is another person.
-	aliceOnTeams = store.Actor{Platform: "teams", ID: "UALICE", Name: "alice"}
+	alice = store.Actor{Platform: "slack", ID: "UALICE", Name: "alice", Entra: "e-alice"}
+	bob   = store.Actor{Platform: "slack", ID: "UBOB", Name: "bob", Entra: "e-bob"}
+	carol = store.Actor{Platform: "slack", ID: "UCAROL", Name: "carol", Entra: "e-carol"}
+	// The same chat id on another platform, bound to another Entra user, is another person.
+	aliceIDOnTeams = store.Actor{Platform: "teams", ID: "UALICE", Name: "alice", Entra: "e-dave"}
+	// A second Slack account carrying Alice's UPN resolves to Alice's Entra user: still Alice.
+	aliceSecondAccount = store.Actor{Platform: "slack", ID: "UALICE2", Name: "alice.alt", Entra: "E-ALICE"}
+	bobSecondAccount   = store.Actor{Platform: "slack", ID: "UBOB2", Name: "bob.alt", Entra: "e-bob"}
+	unbound            = store.Actor{Platform: "slack", ID: "UNOBODY", Name: "nobody"}
 )
 
 func pending(required int, approvals ...store.Actor) store.Request {
@@ -48,7 +52,11 @@ func TestAuthorize(t *testing.T) {
 		{"non-admin denies", approvals.Principal{Actor: carol}, approvals.ActDeny, ptr(pending(1)), "Only configured sign-out admins"},
 		{"second admin approves", approvals.Principal{Actor: bob, Admin: true}, approvals.ActApprove, ptr(pending(1)), ""},
 		{"requester approves own", approvals.Principal{Actor: alice, Admin: true}, approvals.ActApprove, ptr(pending(1)), "cannot approve it"},
-		{"same id on another platform", approvals.Principal{Actor: aliceOnTeams, Admin: true}, approvals.ActApprove, ptr(pending(1)), ""},
+		{"same chat id, other platform and Entra user", approvals.Principal{Actor: aliceIDOnTeams, Admin: true}, approvals.ActApprove, ptr(pending(1)), ""},
+		{"requester's second chat account approves", approvals.Principal{Actor: aliceSecondAccount, Admin: true}, approvals.ActApprove, ptr(pending(1)), "cannot approve it"},
+		{"approver's second chat account approves again", approvals.Principal{Actor: bobSecondAccount, Admin: true}, approvals.ActApprove, ptr(pending(2, bob)), "already approved"},
+		{"admin without an Entra user requests", approvals.Principal{Actor: unbound, Admin: true}, approvals.ActRequest, nil, "Entra user"},
+		{"admin without an Entra user approves", approvals.Principal{Actor: unbound, Admin: true}, approvals.ActApprove, ptr(pending(1)), "Entra user"},
 		{"approves twice", approvals.Principal{Actor: bob, Admin: true}, approvals.ActApprove, ptr(pending(2, bob)), "already approved"},
 		{"second approver of two", approvals.Principal{Actor: carol, Admin: true}, approvals.ActApprove, ptr(pending(2, bob)), ""},
 		{"approve at expiry", approvals.Principal{Actor: bob, Admin: true}, approvals.ActApprove, &expired, "expired"},
@@ -87,6 +95,8 @@ func TestApprovedNeedsQuorumOfOthers(t *testing.T) {
 		{"requester's own does not count", pending(1, alice), false},
 		{"requester plus one of two", pending(2, alice, bob), false},
 		{"zero required still needs one", pending(0), false},
+		{"one person's two accounts count once", pending(2, bob, bobSecondAccount), false},
+		{"requester's second account does not count", pending(1, aliceSecondAccount), false},
 	}
 	for _, tt := range tests {
 		if got := approvals.Approved(tt.r); got != tt.want {
@@ -108,3 +118,64 @@ func TestPolicy(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestDecide(t *testing.T) {
+	admin := func(a store.Actor) approvals.Principal { return approvals.Principal{Actor: a, Admin: true} }
+	tests := []struct {
+		name   string
+		p      approvals.Principal
+		act    approvals.Action
+		status store.RequestStatus // "" means refused
+	}{
+		{"another admin denies", admin(bob), approvals.ActDeny, store.StatusDenied},
+		{"requester denies own: recorded as a cancel", admin(alice), approvals.ActDeny, store.StatusCancelled},
+		{"requester's second account denies: a cancel too", admin(aliceSecondAccount), approvals.ActDeny, store.StatusCancelled},
+		{"another admin cancels", admin(bob), approvals.ActCancel, store.StatusCancelled},
+		{"non-admin denies", approvals.Principal{Actor: carol}, approvals.ActDeny, ""},
+		{"approve is not a decision", admin(bob), approvals.ActApprove, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := pending(1)
+			got, ev, err := approvals.Decide(before, tt.p, tt.act, now, "wrong group")
+			if tt.status == "" {
+				if err == nil || got.Status != store.StatusPending {
+					t.Fatalf("Decide = %s, %v; want a refusal and no change", got.Status, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != tt.status || ev.Type != string(tt.status) || !got.DecidedAt.Equal(now) || got.DecidedBy != tt.p.Actor {
+				t.Errorf("Decide = %+v, event %+v", got, ev)
+			}
+			if !strings.Contains(ev.Detail, "wrong group") {
+				t.Errorf("event detail %q lacks the reason", ev.Detail)
+			}
+			if before.Status != store.StatusPending {
+				t.Error("Decide changed its input")
+			}
+		})
+	}
+}
+
+func TestQuorumAndExpire(t *testing.T) {
+	if _, _, ok := approvals.Quorum(pending(2, bob), bob, now); ok {
+		t.Error("quorum reached with one of two approvals")
+	}
+	r, ev, ok := approvals.Quorum(pending(2, bob, carol), carol, now)
+	if !ok || r.Status != store.StatusApproved || ev.Type != "quorum" || !strings.Contains(ev.Detail, "bob and carol") {
+		t.Errorf("Quorum = %v %+v %+v", ok, r, ev)
+	}
+	if _, _, ok := approvals.Quorum(r, carol, now); ok {
+		t.Error("quorum applied twice")
+	}
+	if _, _, ok := approvals.Expire(pending(1), now); ok {
+		t.Error("expired before ExpiresAt")
+	}
+	r, ev, ok = approvals.Expire(pending(1), now.Add(time.Hour))
+	if !ok || r.Status != store.StatusExpired || ev.Type != "expired" {
+		t.Errorf("Expire = %v %+v %+v", ok, r, ev)
+	}
+}

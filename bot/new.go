@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,25 +19,34 @@ import (
 type Config struct {
 	Store     store.Store
 	Dir       graph.Directory
-	Protected []string // SIGNOUTBOT_PROTECTED: UPNs and group names or ids
+	Protected []string // SIGNOUTBOT_PROTECTED: UPNs and group names or ids, resolved to ids by NewApp
 	// AdminIDs, AdminUserGroups and AdminEntraGroup configure ConfigAdmins (SIGNOUTBOT_ADMINS, SIGNOUTBOT_ADMIN_GROUP).
 	AdminIDs        []string
 	AdminUserGroups []string
 	AdminEntraGroup string
-	Policy          approvals.Policy
-	Clock           clock.Clock
-	Log             *slog.Logger
+	// Identities maps chat user ids to Entra UPNs or object ids (SIGNOUTBOT_IDENTITIES).
+	Identities map[string]string
+	Policy     approvals.Policy
+	Clock      clock.Clock
+	Log        *slog.Logger
 	// Owner names this process in work leases (default hostname:pid).
 	Owner string
-	// VerifyBackoff tunes the runner (see revocation.Runner).
+	// VerifyBackoff and MaxVerifyPasses tune the runner (see revocation.Runner).
 	VerifyBackoff   []time.Duration
-	MinEditInterval time.Duration
+	MaxVerifyPasses int
+	// DefaultTokenLifetime is assumed when the token lifetime policies cannot be read (SIGNOUTBOT_TOKEN_LIFETIME).
+	DefaultTokenLifetime time.Duration
+	MinEditInterval      time.Duration
 	// ThreadRetry is how long thread replies that chat refused wait before the next try (default 1 min).
 	ThreadRetry time.Duration
+	// ChatTimeout bounds every call to a chat platform (default 20 s), so a slow chat API never holds up work.
+	ChatTimeout time.Duration
 }
 
-// NewApp builds the core with its runner and admin rules.
-func NewApp(c Config) *App {
+// NewApp builds the core with its runner and admin rules. It resolves the protected accounts and the admin group
+// to object ids first: an entry that names nobody, or a group name shared by several groups, is an error, so a
+// typo never protects nobody and a look-alike group created later changes nothing.
+func NewApp(ctx context.Context, c Config) (*App, error) {
 	if c.Clock == nil {
 		c.Clock = clock.System{}
 	}
@@ -53,11 +63,26 @@ func NewApp(c Config) *App {
 	if c.ThreadRetry == 0 {
 		c.ThreadRetry = time.Minute
 	}
-	prot := scope.NewProtection(c.Dir, c.Protected)
+	if c.ChatTimeout == 0 {
+		c.ChatTimeout = 20 * time.Second
+	}
+	prot, err := scope.ResolveProtection(ctx, c.Dir, c.Protected)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	adminGroupID := ""
+	if c.AdminEntraGroup != "" {
+		g, err := c.Dir.ResolveGroup(ctx, c.AdminEntraGroup)
+		if err != nil {
+			return nil, fmt.Errorf("configuration: SIGNOUTBOT_ADMIN_GROUP: %w", err)
+		}
+		adminGroupID = g.ID
+	}
 	a := &App{Store: c.Store, Dir: c.Dir, Protection: prot, Policy: c.Policy.WithDefaults(), Clock: c.Clock, Log: c.Log,
-		MinEditInterval: c.MinEditInterval, ThreadRetry: c.ThreadRetry}
+		MinEditInterval: c.MinEditInterval, ThreadRetry: c.ThreadRetry, ChatTimeout: c.ChatTimeout}
 	a.Runner = &revocation.Runner{Store: c.Store, Dir: c.Dir, Protection: prot, Clock: c.Clock, Notifier: a, Owner: c.Owner,
-		Log: c.Log, VerifyBackoff: c.VerifyBackoff}
-	a.Admins = &ConfigAdmins{IDs: c.AdminIDs, UserGroups: c.AdminUserGroups, EntraGroup: c.AdminEntraGroup, Dir: c.Dir, App: a}
-	return a
+		Log: c.Log, VerifyBackoff: c.VerifyBackoff, MaxVerifyPasses: c.MaxVerifyPasses, DefaultTokenLifetime: c.DefaultTokenLifetime}
+	a.Admins = &ConfigAdmins{IDs: c.AdminIDs, UserGroups: c.AdminUserGroups, EntraGroupID: adminGroupID, Dir: c.Dir, App: a}
+	a.Identities = &Identities{Map: c.Identities, Dir: c.Dir, App: a}
+	return a, nil
 }

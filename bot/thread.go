@@ -167,7 +167,10 @@ func (a *App) postThread(ctx context.Context, id string) error {
 		}
 		posts := threadPosts(req, events, targets, loc, int(listed))
 		for i, p := range posts {
-			if _, err := m.Reply(ctx, req.Message, p.msg); err != nil {
+			cctx, cancel := a.chatContext(ctx)
+			_, err := m.Reply(cctx, req.Message, p.msg)
+			cancel()
+			if err != nil {
 				return fmt.Errorf("reply in thread: %w", err)
 			}
 			if p.listPart > 0 {
@@ -193,6 +196,14 @@ func (a *App) postThread(ctx context.Context, id string) error {
 	}
 }
 
+// infoIcon marks request-level news in the thread by its kind.
+var infoIcon = map[string]string{
+	revocation.EventLifetimeUnknown: ":warning:",
+	revocation.EventBlocked:         ":no_entry:",
+	revocation.EventReadFailed:      ":warning:",
+	revocation.EventFailed:          ":x: Failed:",
+}
+
 // threadPosts groups a page of audit events into replies, one kind of news at a time, in the order each kind
 // first appears. scope is the request's targets in order; listed is how many parts of the scope list are
 // already in the thread.
@@ -206,6 +217,7 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 		minSeq  int64
 		targets []store.Target
 		seqs    []int64 // seqs[i] is the event that put targets[i] here
+		text    string  // a request-level event told as it is (NoticeInfo)
 	}
 	var order []*group
 	byKind := map[revocation.NoticeKind]*group{}
@@ -244,6 +256,8 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 				add(revocation.NoticeExcluded, ev.Seq, &t)
 			case store.TargetSessionsInvalid, store.TargetTokensExpired:
 				add(revocation.NoticeConfirmed, ev.Seq, &t)
+			case store.TargetUnconfirmed:
+				add(revocation.NoticeUnconfirmed, ev.Seq, &t)
 			}
 			continue
 		}
@@ -252,9 +266,16 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 			add(revocation.NoticeRevoked, ev.Seq, nil)
 		case revocation.EventTokensExpired:
 			add(revocation.NoticeTokensExpired, ev.Seq, nil)
+		case revocation.EventLifetimeUnknown, revocation.EventBlocked, revocation.EventReadFailed, revocation.EventFailed:
+			// Each is news of its own, told in the words the runner stored.
+			order = append(order, &group{kind: revocation.NoticeInfo, minSeq: ev.Seq, text: infoIcon[ev.Type] + " " + capital(ev.Detail)})
 		}
 	}
 	for _, g := range order {
+		if g.kind == revocation.NoticeInfo {
+			out = append(out, threadPost{msg: textMessage(g.text), minSeq: g.minSeq})
+			continue
+		}
 		members := g.targets
 		if g.kind == revocation.NoticeTokensExpired {
 			members = nil
@@ -264,7 +285,7 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 				}
 			}
 		}
-		for i, msg := range threadNotice(req, g.kind, members, loc) {
+		for i, msg := range threadNotice(req, g.kind, members, scope, loc) {
 			// A long list is split into messages of listChunk users in event order, so a crash after one of
 			// them repeats nothing before it.
 			p := threadPost{msg: msg, minSeq: g.minSeq}

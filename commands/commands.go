@@ -30,6 +30,13 @@ const (
 // where the approver sees one name instead of a wall of addresses.
 const MaxUsers = 500
 
+// MaxReasonLen caps a --reason, in characters. The reason is shown to the
+// approver in one field of the request card, and Slack refuses a whole message
+// whose section field is over 2,000 characters; escaping (&amp;, &lt;) can
+// make the shown text longer than the typed one, so the cap leaves room for
+// that and for the field's label.
+const MaxReasonLen = 1500
+
 const (
 	// maxTextBytes bounds the work a single chat message can cause; it is far
 	// above any real command (500 addresses fit in ~8,000 bytes only barely).

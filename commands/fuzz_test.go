@@ -120,6 +120,9 @@ func invalid(c Command) string {
 		if p := freeTextProblem(c.Reason, 1); p != "" {
 			return "reason " + p
 		}
+		if utf8.RuneCountInString(c.Reason) > MaxReasonLen {
+			return "reason longer than MaxReasonLen"
+		}
 	}
 	return ""
 }

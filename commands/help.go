@@ -93,7 +93,8 @@ func Help(topic string) string {
 	}
 	if !narrowed || topic != KindStatus.String() && topic != KindCancel.String() {
 		b.WriteString("*--reason* (or -r) records why, and is shown to the approver: " +
-			`--reason "left the company", --reason=incident-42, or --reason followed by words up to the end of the line.` + "\n")
+			`--reason "left the company", --reason=incident-42, or --reason followed by words up to the end of the line ` +
+			"(at most " + thousands(MaxReasonLen) + " characters, so that it fits on the request card).\n")
 	}
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }

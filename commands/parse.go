@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -57,6 +58,14 @@ func parse(text string) (Command, *Error) {
 	if opts.hasReason && !kind.revokes() {
 		return Command{}, &Error{
 			Msg:   fmt.Sprintf("--reason only goes with a sign-out (user, group or match), not with %s", kind),
+			Usage: usage(kind),
+		}
+	}
+
+	if n := utf8.RuneCountInString(opts.reason); n > MaxReasonLen {
+		return Command{}, &Error{
+			Msg: fmt.Sprintf("the reason is %s characters; at most %s fit on the card, so shorten it "+
+				"(a ticket number and a few words are enough)", thousands(n), thousands(MaxReasonLen)),
 			Usage: usage(kind),
 		}
 	}
@@ -230,4 +239,17 @@ func cancel(args []token) (string, *Error) {
 			show(ids[0]), maxRequestIDLen), Usage: usage(KindCancel)}
 	}
 	return ids[0], nil
+}
+
+// thousands writes n with comma separators ("2,345"), as the limits in the
+// help are written, so the number in an error reads like the one in the help.
+func thousands(n int) string {
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

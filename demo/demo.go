@@ -86,6 +86,11 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		return fail(fmt.Errorf("demo: simulated tenant: %w", err))
 	}
 	closers = append(closers, tenant.Close)
+	// The people on the page have Entra accounts, as real admins do: four-eyes approval compares those.
+	for _, p := range People {
+		tenant.AddUser(graphtest.User{UserPrincipalName: p.Email, Mail: p.Email, DisplayName: p.Name + " (helpdesk)",
+			UserType: "Member", AccountEnabled: true})
+	}
 	// Time is compressed through the tenant itself, so the demo reads it the way production does: from the
 	// organization-default token lifetime policy.
 	tenant.SetOrganizationDefaultPolicy(fmt.Sprintf("Simulated demo policy: %s, compressed for the demo", bot.FormatDuration(o.TokenLifetime)), o.TokenLifetime)
@@ -117,8 +122,11 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 			admins = append(admins, p.ID)
 		}
 	}
-	app := bot.NewApp(bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass}, AdminIDs: admins,
+	app, err := bot.NewApp(ctx, bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass}, AdminIDs: admins,
 		VerifyBackoff: o.VerifyBackoff, Log: o.Log, MinEditInterval: 300 * time.Millisecond})
+	if err != nil {
+		return fail(err)
+	}
 	con := &console.Console{App: app, People: People, Log: o.Log, Background: ctx,
 		Tenant: func() []console.TenantUser { return tenantRows(tenant) },
 		Notes: []string{

@@ -21,11 +21,18 @@ const max429Attempts = 50
 
 // itemResult is the final answer for one request sent through runBatches.
 type itemResult struct {
-	Status   int
-	Body     map[string]any
-	SentAt   time.Time // when the request that got this answer was sent
-	Attempts int
-	Err      error // set when no HTTP answer could be had for the item
+	Status  int
+	Body    map[string]any
+	SentAt  time.Time // when the request that got this answer was sent (host clock)
+	AckedAt time.Time // when its answer arrived (host clock); zero without an answer
+	// RoundTrip is AckedAt - SentAt on the host's monotonic clock, kept apart because a wall-clock step
+	// between the two must not distort it.
+	RoundTrip time.Duration
+	// GraphDate is the Date header of the HTTP response that carried the answer (for $batch: the outer
+	// response), on Graph's clock; zero when it had none that parses.
+	GraphDate time.Time
+	Attempts  int
+	Err       error // set when no HTTP answer could be had for the item
 }
 
 // batchSpec describes n independent requests to send through $batch.
@@ -33,7 +40,8 @@ type batchSpec struct {
 	op    string
 	n     int
 	build func(ctx context.Context, i int) (*abstractions.RequestInformation, error)
-	pace  *pacer // nil for reads
+	pace  *pacer   // nil for reads
+	key   *paceKey // the caller's place in pace's round-robin
 	// done receives the final answer of each index exactly once; it is called from several goroutines.
 	done func(i int, r itemResult)
 }
@@ -139,7 +147,7 @@ func (c *Client) batchWorker(ctx context.Context, spec batchSpec, q *workQueue, 
 			continue
 		}
 		if spec.pace != nil {
-			if err := spec.pace.wait(ctx, len(items)); err != nil {
+			if err := spec.pace.wait(ctx, spec.key, len(items)); err != nil {
 				return err
 			}
 		}
@@ -167,8 +175,13 @@ func (c *Client) sendBatch(ctx context.Context, spec batchSpec, q *workQueue, it
 	if len(ids) == 0 {
 		return nil
 	}
+	// The holder learns the outer response's Date header (Graph's clock), which the SDK does not return.
+	date := &dateHolder{}
+	actx, cancel := c.attempt(withDateHolder(ctx, date))
 	sentAt := time.Now()
-	resp, err := batch.Send(ctx, c.adapter)
+	resp, err := batch.Send(actx, c.adapter)
+	ackedAt := time.Now()
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -186,7 +199,8 @@ func (c *Client) sendBatch(ctx context.Context, spec batchSpec, q *workQueue, it
 		delete(ids, deref(r.GetId()))
 		answered++
 		status := int(deref(r.GetStatus()))
-		res := itemResult{Status: status, Body: r.GetBody(), SentAt: sentAt, Attempts: it.attempts + it.throttles + 1}
+		res := itemResult{Status: status, Body: r.GetBody(), SentAt: sentAt, AckedAt: ackedAt,
+			RoundTrip: ackedAt.Sub(sentAt), GraphDate: date.get(), Attempts: it.attempts + it.throttles + 1}
 		switch {
 		case status == http.StatusTooManyRequests && it.throttles < max429Attempts:
 			after := itemRetryAfter(r.GetHeaders())

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -36,11 +38,16 @@ type Config struct {
 	MaxAttempts int
 	// RetryBaseDelay is the first back-off for failures without Retry-After (default 500 ms, doubling).
 	RetryBaseDelay time.Duration
-	// DefaultTokenLifetime applies when the tenant has no organization-default token lifetime policy. Teams
-	// and Microsoft 365 clients can hold an access token for up to 2 h in tenants without Conditional
-	// Access, so that is the safe default.
+	// DefaultTokenLifetime is the access-token lifetime of apps no token lifetime policy covers, when the
+	// tenant has no organization-default policy. Teams and Microsoft 365 clients can hold an access token for
+	// up to 2 h in tenants without Conditional Access, so that is the safe default (and a shorter policy
+	// assigned to some app does not lower it: the other apps still get it).
 	DefaultTokenLifetime time.Duration
-	Logger               *slog.Logger
+	// RequestTimeout bounds one attempt of one Graph call, $batch included, together with the token
+	// acquisition it may need (default 60 s). Without it a stalled connection or token endpoint would hold a
+	// revocation run for ever when the caller's context has no deadline.
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -62,6 +69,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DefaultTokenLifetime <= 0 {
 		c.DefaultTokenLifetime = 2 * time.Hour
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 60 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -102,7 +112,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("graph: auth provider: %w", err)
 	}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
-		auth, nil, nil, newHTTPClient(cfg.RootCAs))
+		auth, nil, nil, newHTTPClient(cfg.RootCAs, cfg.RequestTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("graph: request adapter: %w", err)
 	}
@@ -118,8 +128,9 @@ func New(cfg Config) (*Client, error) {
 
 // newHTTPClient is the SDK's default middleware pipeline with kiota's retry handler switched off: this
 // package retries itself, per request and per $batch item, so that every 429 also slows the pacer down and
-// no retry is hidden from the results it reports.
-func newHTTPClient(roots *x509.CertPool) *http.Client {
+// no retry is hidden from the results it reports. Under the middleware sits dateCapture, which hands the
+// response's Date header to whoever asked for it through the request's context.
+func newHTTPClient(roots *x509.CertPool, timeout time.Duration) *http.Client {
 	opts := msgraphsdk.GetDefaultClientOptions()
 	var mws []khttp.Middleware
 	for _, mw := range msgraphcore.GetDefaultMiddlewaresWithOptions(&opts) {
@@ -136,11 +147,57 @@ func newHTTPClient(roots *x509.CertPool) *http.Client {
 		parent.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
 	return &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(parent, mws...),
+		Transport: khttp.NewCustomTransportWithParentTransport(dateCapture{parent}, mws...),
 		// A nextLink is followed by the SDK itself; redirects are not expected from Graph.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       100 * time.Second,
+		// A backstop for any request sent without Client.attempt's context, which bounds each try (token
+		// acquisition included) by RequestTimeout; a little longer so that one reports first.
+		Timeout: timeout + 5*time.Second,
 	}
+}
+
+// dateHolder receives the Date header of the response to a request whose context carries it (withDateHolder).
+// It is how sendBatch learns Graph's clock: kiota's BatchResponse keeps no outer response headers.
+type dateHolder struct {
+	mu   sync.Mutex
+	date time.Time
+}
+
+func (h *dateHolder) set(t time.Time) {
+	h.mu.Lock()
+	h.date = t
+	h.mu.Unlock()
+}
+
+// get is the last Date seen, zero when no response had a parseable one.
+func (h *dateHolder) get() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.date
+}
+
+type dateHolderKey struct{}
+
+// withDateHolder makes the HTTP responses to requests sent with ctx record their Date header in h.
+func withDateHolder(ctx context.Context, h *dateHolder) context.Context {
+	return context.WithValue(ctx, dateHolderKey{}, h)
+}
+
+// dateCapture is the RoundTripper under kiota's middleware: kiota builds its http.Request with the caller's
+// context, so a holder put there by withDateHolder reaches this point.
+type dateCapture struct{ next http.RoundTripper }
+
+func (d dateCapture) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := d.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	if h, ok := req.Context().Value(dateHolderKey{}).(*dateHolder); ok {
+		if t, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
+			h.set(t)
+		}
+	}
+	return resp, nil
 }
 
 func isLoopback(host string) bool {

@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,36 +13,169 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
 
-// AccessTokenLifetime reads the organization-default token lifetime policy. Its AccessTokenLifetime bounds
-// how long a client can keep using a token issued before a revocation; without one, the configured default
-// applies (Teams and Microsoft 365 clients can hold tokens for 2 h in tenants without Conditional Access).
+// AccessTokenLifetime finds the latest moment an access token issued before a revocation can still work,
+// as a lifetime: the longest AccessTokenLifetime among all token lifetime policies that apply. Apps with no
+// policy of their own get the organization-default policy's lifetime or, without one, the configured
+// DefaultTokenLifetime (Teams and Microsoft 365 clients can hold tokens for 2 h in tenants without
+// Conditional Access); an app with a policy assigned gets that policy's, which may be longer. A non-default
+// policy assigned to nothing applies to no token and is left out; one whose assignments cannot be read is
+// counted, because guessing short would announce "every token is dead" too early.
+//
+// When the policies cannot be listed (a 403 without Policy.Read.All, say) the error wraps the *APIError and
+// no lifetime is guessed: the caller decides what to tell the admin.
 func (c *Client) AccessTokenLifetime(ctx context.Context) (TokenLifetime, error) {
-	var resp models.TokenLifetimePolicyCollectionResponseable
-	err := c.do(ctx, "list token lifetime policies", func(ctx context.Context) error {
-		var err error
-		resp, err = c.sdk.Policies().TokenLifetimePolicies().Get(ctx, nil)
-		return err
-	})
+	policies, err := c.tokenLifetimePolicies(ctx)
 	if err != nil {
 		return TokenLifetime{}, fmt.Errorf("graph: read token lifetime policies: %w", err)
 	}
-	for _, p := range resp.GetValue() {
+	base := TokenLifetime{Lifetime: c.cfg.DefaultTokenLifetime, Source: c.defaultLifetimeSource(len(policies) == 0)}
+	orgDefault := false
+	type candidate struct {
+		id, name string
+		d        time.Duration
+	}
+	var assignable []candidate
+	for _, p := range policies {
+		id, name := deref(p.GetId()), deref(p.GetDisplayName())
+		d, ok, err := policyLifetime(p)
+		if err != nil {
+			return TokenLifetime{}, fmt.Errorf("graph: token lifetime policy %s (%q): %w", id, name, err)
+		}
+		if !ok {
+			continue // the policy sets other lifetimes only; access tokens keep their default
+		}
 		if !deref(p.GetIsOrganizationDefault()) {
+			assignable = append(assignable, candidate{id, name, d})
 			continue
 		}
-		for _, def := range p.GetDefinition() {
-			d, ok, err := policyAccessTokenLifetime(def)
-			if err != nil {
-				return TokenLifetime{}, fmt.Errorf("graph: token lifetime policy %s: %w", deref(p.GetId()), err)
-			}
-			if ok {
-				return TokenLifetime{Lifetime: d, PolicyID: deref(p.GetId()),
-					Source: fmt.Sprintf("organization-default token lifetime policy %q", deref(p.GetDisplayName()))}, nil
-			}
+		// The organization default replaces the configured default for apps without a policy, even when
+		// shorter: it is what Entra applies to them.
+		if !orgDefault || d > base.Lifetime {
+			base = TokenLifetime{Lifetime: d, PolicyID: id, FromPolicy: true,
+				Source: fmt.Sprintf("organization-default policy %q", name)}
+			orgDefault = true
 		}
 	}
-	return TokenLifetime{Lifetime: c.cfg.DefaultTokenLifetime,
-		Source: "default (the tenant has no organization-default token lifetime policy)"}, nil
+	// Longest first: the first one that applies is the answer, and shorter ones need no appliesTo read.
+	slices.SortStableFunc(assignable, func(a, b candidate) int { return cmp.Compare(b.d, a.d) })
+	for _, p := range assignable {
+		if p.d <= base.Lifetime {
+			break
+		}
+		apps, total, err := c.policyAppliesTo(ctx, p.id)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return TokenLifetime{}, fmt.Errorf("graph: token lifetime policy %s (%q): %w", p.id, p.name, err)
+		case err != nil:
+			c.log.WarnContext(ctx, "token lifetime policy assignments unreadable; counting the policy", "policy", p.id, "err", err)
+			return TokenLifetime{Lifetime: p.d, PolicyID: p.id, FromPolicy: true,
+				Source: fmt.Sprintf("policy %q (could not read which apps it is assigned to, so counted)", p.name)}, nil
+		case total == 0:
+			continue // assigned to nothing: no token gets this lifetime
+		}
+		src := fmt.Sprintf("policy %q assigned to app %q", p.name, apps[0])
+		if total > 1 {
+			src += fmt.Sprintf(" and %d more", total-1)
+		}
+		return TokenLifetime{Lifetime: p.d, PolicyID: p.id, FromPolicy: true, Source: src}, nil
+	}
+	return base, nil
+}
+
+// defaultLifetimeSource explains the configured default to the admin.
+func (c *Client) defaultLifetimeSource(noPolicies bool) string {
+	why := "configured default"
+	if c.cfg.DefaultTokenLifetime == 2*time.Hour {
+		why = "default for Teams and Microsoft 365 clients"
+	}
+	if noPolicies {
+		return "no token lifetime policy in the tenant (" + why + ")"
+	}
+	return "no organization-default token lifetime policy (" + why + ")"
+}
+
+// tokenLifetimePolicies lists every token lifetime policy, following nextLinks.
+func (c *Client) tokenLifetimePolicies(ctx context.Context) ([]models.TokenLifetimePolicyable, error) {
+	builder := c.sdk.Policies().TokenLifetimePolicies()
+	var all []models.TokenLifetimePolicyable
+	next := ""
+	for {
+		var resp models.TokenLifetimePolicyCollectionResponseable
+		err := c.do(ctx, "list token lifetime policies", func(ctx context.Context) error {
+			var err error
+			if next == "" {
+				resp, err = builder.Get(ctx, nil)
+			} else {
+				resp, err = builder.WithUrl(next).Get(ctx, nil)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, resp.GetValue()...)
+		if next = deref(resp.GetOdataNextLink()); next == "" {
+			return all, nil
+		}
+	}
+}
+
+// policyAppliesTo reads what a policy is assigned to: the first few names (display name, else app id, else
+// object id) and the total count.
+func (c *Client) policyAppliesTo(ctx context.Context, policyID string) ([]string, int, error) {
+	builder := c.sdk.Policies().TokenLifetimePolicies().ByTokenLifetimePolicyId(policyID).AppliesTo()
+	var names []string
+	next := ""
+	for {
+		var resp models.DirectoryObjectCollectionResponseable
+		err := c.do(ctx, "token lifetime policy appliesTo", func(ctx context.Context) error {
+			var err error
+			if next == "" {
+				resp, err = builder.Get(ctx, nil)
+			} else {
+				resp, err = builder.WithUrl(next).Get(ctx, nil)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, o := range resp.GetValue() {
+			names = append(names, directoryObjectName(o))
+		}
+		if next = deref(resp.GetOdataNextLink()); next == "" {
+			return names, len(names), nil
+		}
+	}
+}
+
+// directoryObjectName names an application or service principal as the admin knows it.
+func directoryObjectName(o models.DirectoryObjectable) string {
+	var name, appID string
+	switch v := o.(type) {
+	case models.Applicationable:
+		name, appID = deref(v.GetDisplayName()), deref(v.GetAppId())
+	case models.ServicePrincipalable:
+		name, appID = deref(v.GetDisplayName()), deref(v.GetAppId())
+	}
+	switch {
+	case name != "":
+		return name
+	case appID != "":
+		return appID
+	}
+	return deref(o.GetId())
+}
+
+// policyLifetime is the AccessTokenLifetime a policy sets, if any of its definitions sets one.
+func policyLifetime(p models.TokenLifetimePolicyable) (time.Duration, bool, error) {
+	for _, def := range p.GetDefinition() {
+		d, ok, err := policyAccessTokenLifetime(def)
+		if err != nil || ok {
+			return d, ok, err
+		}
+	}
+	return 0, false, nil
 }
 
 // policyAccessTokenLifetime reads AccessTokenLifetime out of a policy definition such as

@@ -101,12 +101,21 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return min(d, 30*time.Second)
 }
 
+// attempt bounds one try of one Graph call, token acquisition included (kiota asks the credential for a
+// token with the request's context), by Config.RequestTimeout.
+func (c *Client) attempt(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.cfg.RequestTimeout)
+}
+
 // do runs one Graph request with the package's retry policy: Retry-After is honoured on 429 and 503,
-// other transient failures back off exponentially, and 429s don't use up attempts.
+// other transient failures (a timed-out attempt among them) back off exponentially, and 429s don't use up
+// attempts.
 func (c *Client) do(ctx context.Context, op string, fn func(context.Context) error) error {
 	attempts := 0
 	for {
-		err := fn(ctx)
+		actx, cancel := c.attempt(ctx)
+		err := fn(actx)
+		cancel()
 		if err == nil {
 			return nil
 		}

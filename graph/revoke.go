@@ -15,7 +15,12 @@ import (
 // RevokeSessions calls revokeSignInSessions for every user through JSON $batch, paced at the write ceiling.
 // It returns one result per id, in order, also when ctx ends early (those users are "failed: cancelled"),
 // so that no user is ever dropped silently. progress, if set, sees each final result as it arrives.
+//
+// Concurrent calls share the write ceiling round-robin, batch by batch, so a small call started during a large
+// one is not queued behind it.
 func (c *Client) RevokeSessions(ctx context.Context, userIDs []string, progress func(RevokeResult)) ([]RevokeResult, error) {
+	key := c.writes.join()
+	defer c.writes.leave(key)
 	results := make([]RevokeResult, len(userIDs))
 	have := make([]bool, len(userIDs))
 	var mu sync.Mutex
@@ -26,6 +31,7 @@ func (c *Client) RevokeSessions(ctx context.Context, userIDs []string, progress 
 			return c.sdk.Users().ByUserId(userIDs[i]).RevokeSignInSessions().ToPostRequestInformation(ctx, nil)
 		},
 		pace: c.writes,
+		key:  key,
 		done: func(i int, r itemResult) {
 			res := revokeResult(userIDs[i], r)
 			mu.Lock()
@@ -53,6 +59,12 @@ func revokeResult(id string, r itemResult) RevokeResult {
 	case r.Err == nil && r.Status >= 200 && r.Status < 300:
 		// Graph documents 204 and answers 200 {"value": true}: any 2xx is success.
 		res.Outcome = OutcomeRevoked
+		res.AckedAt = r.AckedAt
+		if !r.GraphDate.IsZero() {
+			// Graph applied the revocation at most one round trip before it stamped Date, and both Date and
+			// signInSessionsValidFromDateTime drop fractions of a second: hence the extra second.
+			res.GraphAt = r.GraphDate.Add(-r.RoundTrip - time.Second)
+		}
 		return res
 	case r.Status == http.StatusNotFound:
 		res.Outcome = OutcomeNotFound

@@ -16,11 +16,17 @@ const DefaultGraphURL = "https://graph.microsoft.com/v1.0"
 
 // User is the part of an Entra user object the bot needs.
 type User struct {
-	ID                string
-	UPN               string
-	DisplayName       string
-	Mail              string
-	Guest             bool // userType Guest: this tenant's revocation does not sign them out of their home tenant
+	ID          string
+	UPN         string
+	DisplayName string
+	Mail        string
+	// Guest is true for B2B users: userType Guest, and also external members (see External). This tenant's
+	// revocation does not sign them out of their home tenant, so the bot never reports them as signed out.
+	Guest bool
+	// External is true for a B2B user whose userType is Member: the UPN carries #EXT# or externalUserState is
+	// set. Such a user is as much a guest for sign-out purposes; the flag lets the bot call them an
+	// "external member" rather than a guest.
+	External          bool
 	Enabled           bool
 	SessionsValidFrom time.Time // zero when not read
 }
@@ -55,9 +61,21 @@ const (
 type RevokeResult struct {
 	UserID  string
 	Outcome Outcome
-	// At is when the accepted request was sent (before Graph set signInSessionsValidFromDateTime), so a
-	// read-back at or after At.Truncate(time.Second) proves the revocation took.
-	At       time.Time
+	// At is when the final attempt was sent, on the bot host's clock. It is no proof on its own: Graph sets
+	// signInSessionsValidFromDateTime on Graph's clock, which may run behind the host's, so a read-back
+	// compared with At may never confirm. Compare read-backs with GraphAt instead.
+	At time.Time
+	// GraphAt is a lower bound, on Graph's clock, for when Graph applied the revocation: the Date header of
+	// the response that accepted it (for $batch, the outer response) minus the call's round trip measured on
+	// the host's monotonic clock, minus one second for the header's and the stored value's whole-second
+	// granularity. A read-back with signInSessionsValidFromDateTime >= GraphAt shows this revocation (or a
+	// later one) took. Zero unless Outcome is revoked and the response had a parseable Date header.
+	GraphAt time.Time
+	// AckedAt is when Graph's accepting answer arrived, on the bot host's clock (zero unless revoked). The
+	// revocation took effect at Graph before its answer arrived, so AckedAt plus the access-token lifetime is
+	// a deadline after which no token issued before the revocation still works, whatever the difference
+	// between the host's clock and Graph's; At plus the lifetime could be too early by the round trip.
+	AckedAt  time.Time
 	Status   int    // HTTP status of the final attempt
 	Code     string // Graph's error code, when not revoked
 	Message  string // Graph's error message, when not revoked
@@ -72,12 +90,19 @@ type SessionState struct {
 	Err               error // a failure to read this user (not "not found"), after retries
 }
 
-// TokenLifetime is the longest time an access token issued before a revocation can still be used.
+// TokenLifetime is the longest time an access token issued before a revocation can still be used: the
+// longest AccessTokenLifetime among every token lifetime policy that applies in the tenant, or the configured
+// default for apps no policy covers when that is longer.
 type TokenLifetime struct {
 	Lifetime time.Duration
-	// Source says where Lifetime comes from, for the admin: the policy's name, or the configured default.
-	Source   string
-	PolicyID string // empty when no organization-default policy applies
+	// Source explains Lifetime to the admin in a few words, e.g. `organization-default policy "Cutover 10 min"`,
+	// `policy "Long tokens" assigned to app "Legacy CRM"` or `no token lifetime policy in the tenant (default
+	// for Teams and Microsoft 365 clients)`.
+	Source string
+	// PolicyID is the policy that sets Lifetime; empty when the configured default does.
+	PolicyID string
+	// FromPolicy is true when a token lifetime policy sets Lifetime, false when the configured default does.
+	FromPolicy bool
 }
 
 // Directory is everything the bot asks of Entra ID.

@@ -14,7 +14,8 @@ import (
 )
 
 // userSelect is every property the bot reads; Graph returns only what is selected.
-var userSelect = []string{"id", "userPrincipalName", "displayName", "mail", "userType", "accountEnabled"}
+// externalUserState is there to recognise B2B users whose userType is Member.
+var userSelect = []string{"id", "userPrincipalName", "displayName", "mail", "userType", "accountEnabled", "externalUserState"}
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -31,6 +32,12 @@ func toUser(u models.Userable) User {
 		Mail:        deref(u.GetMail()),
 		Guest:       strings.EqualFold(deref(u.GetUserType()), "Guest"),
 		Enabled:     u.GetAccountEnabled() == nil || *u.GetAccountEnabled(),
+	}
+	// A B2B user can be a Member by userType (invited as one, or converted) and still belong to another
+	// tenant: only that tenant can sign them out, exactly as for a guest. Graph marks them by the #EXT# in
+	// their UPN and by externalUserState (PendingAcceptance / Accepted), which is null for local users.
+	if !out.Guest && (strings.Contains(strings.ToUpper(out.UPN), "#EXT#") || deref(u.GetExternalUserState()) != "") {
+		out.Guest, out.External = true, true
 	}
 	if t := u.GetSignInSessionsValidFromDateTime(); t != nil {
 		out.SessionsValidFrom = t.UTC()

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/signoutbot/signoutbot/clock"
@@ -33,6 +35,14 @@ const (
 	EventDeadline      = "deadline"       // every revocation sent; Request.TokensExpireAt is set
 	EventTokensExpired = "tokens_expired" // the deadline passed for the targets it moved to tokens_expired
 	EventDone          = "done"
+	// EventFailed ends a request in which Graph accepted no revocation at all (Request.Failure says why).
+	EventFailed = "request_failed"
+	// EventLifetimeUnknown: the token lifetime policies could not be read; the configured default is assumed.
+	EventLifetimeUnknown = "lifetime_unknown"
+	// EventBlocked: the run cannot go on (the protected accounts cannot be read); it is retried with back-off.
+	EventBlocked = "blocked"
+	// EventReadFailed: a verification pass could not read some users back from Graph.
+	EventReadFailed = "verify_read_failed"
 )
 
 // UserActor is the actor of a per-user event: the user, as Graph knows them.
@@ -54,6 +64,11 @@ const (
 	NoticeRevoked       NoticeKind = "revoked"   // all revocations sent; Request.TokensExpireAt is known
 	NoticeTokensExpired NoticeKind = "tokens_expired"
 	NoticeExcluded      NoticeKind = "excluded" // some targets became protected after the preview and were left alone
+	// NoticeUnconfirmed: some targets were revoked, but Graph never showed it within the verification passes.
+	NoticeUnconfirmed NoticeKind = "unconfirmed"
+	// NoticeInfo: a request-level event the thread reports (the lifetime assumed, a blocked run, a failed read,
+	// a failed request).
+	NoticeInfo NoticeKind = "info"
 )
 
 // Notice is sent after the change it describes is in the store, where the details are: the audit log has an
@@ -79,8 +94,23 @@ type Runner struct {
 	Log        *slog.Logger
 	// VerifyBackoff is the wait before each verification pass after the first; the last one repeats.
 	VerifyBackoff []time.Duration
+	// MaxVerifyPasses bounds the read-backs of one user before it is reported "could not confirm" (default 8:
+	// with the default back-off, about 12 minutes, well past Graph's documented "few minutes" of delay).
+	MaxVerifyPasses int
+	// DefaultTokenLifetime is assumed when the token lifetime policies cannot be read (default 2 h).
+	DefaultTokenLifetime time.Duration
+	// BlockedBackoff is the wait before each retry of a run that cannot go on; the last one repeats.
+	BlockedBackoff []time.Duration
 	// FlushEvery is how many revocation results are persisted together (default 20).
 	FlushEvery int
+
+	mu      sync.Mutex
+	blocked map[string]blockState // runs that could not go on, by request id: in memory, as a restart retries anyway
+}
+
+type blockState struct {
+	failures int
+	reason   string
 }
 
 // leaseTTL bounds how long a crashed replica's claim blocks the others; a live one renews it every third of it.
@@ -93,7 +123,14 @@ func (r *Runner) backoff(pass int) time.Duration {
 	if len(b) == 0 {
 		b = []time.Duration{5 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute}
 	}
-	return b[min(pass, len(b)-1)]
+	return b[min(max(pass, 0), len(b)-1)]
+}
+
+func (r *Runner) maxVerifyPasses() int {
+	if r.MaxVerifyPasses > 0 {
+		return r.MaxVerifyPasses
+	}
+	return 8
 }
 
 func (r *Runner) notify(ctx context.Context, n Notice) {
@@ -154,27 +191,62 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 		if !req.NotBefore.IsZero() && r.now().Before(req.NotBefore) {
 			return r.Store.SetTimer(ctx, store.Timer{Kind: TimerRun, RequestID: id, Due: req.NotBefore})
 		}
-		lt, err := r.Dir.AccessTokenLifetime(ctx)
-		if err != nil {
-			return fmt.Errorf("run %s: %w", id, err)
-		}
+		lt, lifetimeEvent := r.lifetime(ctx, id)
 		req.Status, req.StartedAt = store.StatusRunning, r.now()
 		req.TokenLifetime, req.LifetimeSource = lt.Lifetime, lt.Source
-		req, err = r.Store.UpdateRequest(ctx, req, store.Event{At: r.now(), RequestID: id, Type: EventStarted,
-			Detail: fmt.Sprintf("revocation started; access tokens live up to %s (%s)", lt.Lifetime, lt.Source)})
+		events := []store.Event{{At: r.now(), RequestID: id, Type: EventStarted,
+			Detail: fmt.Sprintf("revocation started; access tokens live up to %s (%s)", lt.Lifetime, lt.Source)}}
+		if lifetimeEvent != nil {
+			events = append(events, *lifetimeEvent)
+		}
+		req, err = r.Store.UpdateRequest(ctx, req, events...)
 		if err != nil {
 			return fmt.Errorf("run %s: mark running: %w", id, err)
 		}
 		r.notify(ctx, Notice{Kind: NoticeStarted, RequestID: id})
+		if lifetimeEvent != nil {
+			r.notify(ctx, Notice{Kind: NoticeInfo, RequestID: id})
+		}
 	case store.StatusRunning:
 		r.Log.Info("resuming request", "request", id)
 	default:
 		return r.Store.DeleteTimer(ctx, TimerRun, id)
 	}
-	if err := r.revokePending(ctx, req); err != nil {
+	blocked, err := r.revokePending(ctx, req)
+	if err != nil || blocked {
 		return err
 	}
-	if req, err = r.Store.GetRequest(ctx, id); err != nil {
+	return r.revocationsSent(ctx, id)
+}
+
+// lifetime reads the longest access-token lifetime that can apply. It never holds up a revocation: when the
+// policies cannot be read it assumes the configured default and returns an event saying so.
+func (r *Runner) lifetime(ctx context.Context, id string) (graph.TokenLifetime, *store.Event) {
+	lt, err := r.Dir.AccessTokenLifetime(ctx)
+	if err == nil {
+		return lt, nil
+	}
+	def := r.DefaultTokenLifetime
+	if def <= 0 {
+		def = 2 * time.Hour
+	}
+	why := err.Error()
+	var ae *graph.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusForbidden {
+		why = "403: the app lacks Policy.Read.All"
+	}
+	lt = graph.TokenLifetime{Lifetime: def, Source: fmt.Sprintf("assumed: the token lifetime policies could not be read (%s)", why)}
+	r.Log.Warn("token lifetime policies unreadable; assuming the default", "request", id, "err", err, "lifetime", def)
+	return lt, &store.Event{At: r.now(), RequestID: id, Type: EventLifetimeUnknown,
+		Detail: fmt.Sprintf("could not read the token lifetime policies (%s); assuming the configured default lifetime %s. "+
+			"A policy that grants longer tokens would make the deadline below too early.", why, def)}
+}
+
+// revocationsSent runs once no target is pending: it sets the deadline, or fails the request when Graph accepted
+// no revocation at all.
+func (r *Runner) revocationsSent(ctx context.Context, id string) error {
+	req, err := r.Store.GetRequest(ctx, id)
+	if err != nil {
 		return err
 	}
 	targets, err := r.Store.Targets(ctx, id)
@@ -182,17 +254,23 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 		return err
 	}
 	var last time.Time
+	accepted := 0
 	for _, t := range targets {
+		if t.RevokedAt.IsZero() {
+			continue
+		}
+		accepted++
 		if t.RevokedAt.After(last) {
 			last = t.RevokedAt
 		}
 	}
+	if accepted == 0 && req.TokensExpireAt.IsZero() {
+		return r.fail(ctx, req, targets)
+	}
 	if req.TokensExpireAt.IsZero() {
-		if !last.IsZero() {
-			req.TokensExpireAt = last.Add(req.TokenLifetime)
-		} else {
-			req.TokensExpireAt = r.now() // nothing was revoked: nothing to wait for
-		}
+		// Counted from when Graph's acceptance arrived: the revocation took effect before that on any clock, so
+		// no token issued before it can outlive this moment, however far the bot's clock is from Graph's.
+		req.TokensExpireAt = last.Add(req.TokenLifetime)
 		ev := store.Event{At: r.now(), RequestID: id, Type: EventDeadline,
 			Detail: fmt.Sprintf("every revocation sent; access tokens issued before it expire by %s (lifetime %s, %s)",
 				req.TokensExpireAt.UTC().Format(time.RFC3339), req.TokenLifetime, req.LifetimeSource)}
@@ -213,16 +291,100 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 	return r.Store.DeleteTimer(ctx, TimerRun, id)
 }
 
-// revokePending sends the pending targets to Graph, persisting results in groups as they arrive.
-func (r *Runner) revokePending(ctx context.Context, req store.Request) error {
+// permissionHint names what to grant for a 403 from revokeSignInSessions.
+const permissionHint = "grant the app the Microsoft Graph application permission User.RevokeSessions.All (with admin consent)"
+
+// fail ends a request in which Graph accepted no revocation: nobody was signed out, and the reason is Graph's.
+func (r *Runner) fail(ctx context.Context, req store.Request, targets []store.Target) error {
+	reasons := map[string]int{}
+	var order []string
+	forbidden := false
+	for _, t := range targets {
+		if t.Status != store.TargetFailed && t.Status != store.TargetExcluded {
+			continue
+		}
+		if _, seen := reasons[t.Detail]; !seen {
+			order = append(order, t.Detail)
+		}
+		reasons[t.Detail]++
+		forbidden = forbidden || strings.HasPrefix(t.Detail, "forbidden")
+	}
+	parts := make([]string, 0, len(order))
+	for _, d := range order {
+		parts = append(parts, fmt.Sprintf("%s (%d)", d, reasons[d]))
+	}
+	failure := "Graph accepted no revocation: " + strings.Join(parts, "; ")
+	if len(parts) == 0 {
+		failure = "Graph accepted no revocation"
+	}
+	if forbidden {
+		failure += ". To fix: " + permissionHint
+	}
+	req.Status, req.FinishedAt, req.Failure = store.StatusFailed, r.now(), failure
+	if _, err := r.Store.UpdateRequest(ctx, req, store.Event{At: r.now(), RequestID: req.ID, Type: EventFailed, Detail: failure}); err != nil {
+		return fmt.Errorf("run %s: fail: %w", req.ID, err)
+	}
+	for _, kind := range []string{TimerRun, TimerVerify, TimerTokensExpired} {
+		if err := r.Store.DeleteTimer(ctx, kind, req.ID); err != nil {
+			return err
+		}
+	}
+	r.notify(ctx, Notice{Kind: NoticeInfo, RequestID: req.ID})
+	return nil
+}
+
+// block records that a run cannot go on and schedules its retry with back-off. The thread hears of it at once,
+// and again only when the reason changes, so an outage does not flood the channel.
+func (r *Runner) block(ctx context.Context, req store.Request, cause error) error {
+	r.mu.Lock()
+	if r.blocked == nil {
+		r.blocked = make(map[string]blockState)
+	}
+	st := r.blocked[req.ID]
+	st.failures++
+	announce := st.reason != cause.Error()
+	st.reason = cause.Error()
+	r.blocked[req.ID] = st
+	r.mu.Unlock()
+	b := r.BlockedBackoff
+	if len(b) == 0 {
+		b = []time.Duration{5 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute}
+	}
+	wait := b[min(st.failures-1, len(b)-1)]
+	r.Log.Error("run blocked", "request", req.ID, "err", cause, "retry_in", wait)
+	if announce {
+		ev := store.Event{At: r.now(), RequestID: req.ID, Type: EventBlocked,
+			Detail: fmt.Sprintf("nobody is being revoked: %v. The protected accounts must be known before anyone is signed out; "+
+				"I keep trying (next in %s).", cause, wait)}
+		if err := r.Store.AppendEvent(ctx, ev); err != nil {
+			return err
+		}
+		r.notify(ctx, Notice{Kind: NoticeInfo, RequestID: req.ID})
+	}
+	return r.Store.SetTimer(ctx, store.Timer{Kind: TimerRun, RequestID: req.ID, Due: r.now().Add(wait)})
+}
+
+func (r *Runner) unblock(id string) {
+	r.mu.Lock()
+	delete(r.blocked, id)
+	r.mu.Unlock()
+}
+
+// revokePending sends the pending targets to Graph, persisting results in groups as they arrive. blocked is true
+// when the run cannot go on yet (its retry is scheduled).
+func (r *Runner) revokePending(ctx context.Context, req store.Request) (blocked bool, err error) {
 	targets, err := r.Store.Targets(ctx, req.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	protected, err := r.Protection.Set(ctx)
 	if err != nil {
-		return fmt.Errorf("run %s: %w", req.ID, err)
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return true, r.block(ctx, req, err)
 	}
+	r.unblock(req.ID)
 	byID := make(map[string]store.Target)
 	var ids []string
 	var guarded []store.Target
@@ -246,13 +408,18 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request) error {
 				Detail: t.UPN + ": became protected after the preview and was left alone"})
 		}
 		if err := r.Store.UpdateTargets(ctx, guarded, events...); err != nil {
-			return err
+			return false, err
 		}
 		r.notify(ctx, Notice{Kind: NoticeExcluded, RequestID: req.ID})
 	}
 	if len(ids) == 0 {
-		return nil
+		return false, nil
 	}
+	return false, r.send(ctx, req, ids, byID)
+}
+
+// send revokes ids through Graph and persists each result as it arrives.
+func (r *Runner) send(ctx context.Context, req store.Request, ids []string, byID map[string]store.Target) error {
 	flush := r.FlushEvery
 	if flush <= 0 {
 		flush = 20
@@ -311,20 +478,38 @@ func applyResult(t store.Target, res graph.RevokeResult, now time.Time) store.Ta
 	t.UpdatedAt = now
 	switch res.Outcome {
 	case graph.OutcomeRevoked:
-		t.RevokedAt = res.At.UTC()
+		t.RevokedAt = res.AckedAt.UTC()
+		if t.RevokedAt.IsZero() {
+			t.RevokedAt = now.UTC()
+		}
+		// Confirmation compares Graph's read-back with Graph's own clock. Without a Date header there is no
+		// reading of Graph's clock, so the host's send time (truncated to Graph's whole seconds) stands in.
+		t.GraphRevokedAt = res.GraphAt.UTC()
+		if t.GraphRevokedAt.IsZero() {
+			t.GraphRevokedAt = res.At.UTC().Truncate(time.Second)
+		}
 		t.Status = store.TargetRevoked
 		if t.Guest {
 			t.Status = store.TargetGuest
-			t.Detail = "not signed out: guest — revoke in the home tenant"
+			t.Detail = GuestDetail(t)
 		}
 	case graph.OutcomeNotFound:
 		t.Status, t.Detail = store.TargetFailed, "not found: "+strings.TrimSpace(res.Code+" "+res.Message)
 	case graph.OutcomeForbidden:
-		t.Status, t.Detail = store.TargetFailed, "forbidden: "+strings.TrimSpace(res.Code+" "+res.Message)
+		t.Status, t.Detail = store.TargetFailed, "forbidden: "+strings.TrimSpace(res.Code+" "+res.Message)+
+			" (the app needs User.RevokeSessions.All)"
 	default:
 		t.Status, t.Detail = store.TargetFailed, strings.TrimSpace(fmt.Sprintf("HTTP %d %s %s", res.Status, res.Code, res.Message))
 	}
 	return t
+}
+
+// GuestDetail is why a guest or B2B external member is not signed out by this tenant's revocation.
+func GuestDetail(t store.Target) string {
+	if t.External {
+		return "not signed out: external member — revoke in the home tenant"
+	}
+	return "not signed out: guest — revoke in the home tenant"
 }
 
 func describe(t store.Target) string {

@@ -57,7 +57,11 @@ func newFixture(t *testing.T, opts graphtest.Options, protected ...string) *fixt
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{tenant: tenant, st: st, clk: clock.NewFake(time.Now()), notices: &notices{}}
-	f.runner = &revocation.Runner{Store: st, Dir: dir, Protection: scope.NewProtection(dir, protected), Clock: f.clk,
+	prot, err := scope.ResolveProtection(context.Background(), dir, protected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.runner = &revocation.Runner{Store: st, Dir: dir, Protection: prot, Clock: f.clk,
 		Notifier: f.notices, Owner: "test", Log: slog.New(slog.DiscardHandler), VerifyBackoff: []time.Duration{10 * time.Second}}
 	return f
 }
@@ -72,7 +76,7 @@ func (f *fixture) approved(t *testing.T, upns ...string) store.Request {
 			t.Fatalf("no %s", upn)
 		}
 		targets = append(targets, store.Target{Seq: i, UserID: u.ID, UPN: u.UserPrincipalName, DisplayName: u.DisplayName,
-			Guest: u.UserType == "Guest", Status: store.TargetPending})
+			Guest: u.UserType == "Guest", Disabled: !u.AccountEnabled, Status: store.TargetPending})
 	}
 	now := f.clk.Now()
 	r, err := f.st.CreateRequest(context.Background(), store.Request{ID: "RTEST1", Status: store.StatusApproved, ScopeKind: "users",
@@ -139,7 +143,7 @@ func TestVerifyWaitsForReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	for upn, x := range f.byUPN(t, r.ID) {
-		if x.Status != store.TargetSessionsInvalid || x.SessionsValidFrom.Before(x.RevokedAt.Truncate(time.Second)) {
+		if x.Status != store.TargetSessionsInvalid || x.SessionsValidFrom.Before(x.GraphRevokedAt) {
 			t.Errorf("%s after replication: %+v", upn, x)
 		}
 	}
@@ -246,4 +250,233 @@ func TestLeaseKeepsASecondRunnerOut(t *testing.T) {
 	if n := len(f.tenant.Revocations()); n != 1 {
 		t.Fatalf("%d revocations after the lease was released", n)
 	}
+}
+
+func (f *fixture) events(t *testing.T, id string) map[string][]store.Event {
+	t.Helper()
+	evs, err := f.st.Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]store.Event{}
+	for _, ev := range evs {
+		out[ev.Type] = append(out[ev.Type], ev)
+	}
+	return out
+}
+
+func (f *fixture) request(t *testing.T, id string) store.Request {
+	t.Helper()
+	r, err := f.st.GetRequest(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// When Graph refuses every revocation (User.RevokeSessions.All never consented), the request ends "failed" with
+// Graph's reason and the permission to grant: never "done", no deadline, nothing to wait for.
+func TestEveryRevocationRefusedEndsFailed(t *testing.T) {
+	f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5})
+	f.tenant.DenyPermission("User.RevokeSessions.All")
+	r := f.approved(t, graphtest.UPNLester, graphtest.UPNTesty)
+	if err := f.runner.Run(context.Background(), r.ID); err != nil {
+		t.Fatal(err)
+	}
+	req := f.request(t, r.ID)
+	if req.Status != store.StatusFailed || !strings.Contains(req.Failure, "Authorization_RequestDenied") ||
+		!strings.Contains(req.Failure, "User.RevokeSessions.All") || !req.TokensExpireAt.IsZero() {
+		t.Fatalf("request = %s, failure %q, deadline %v", req.Status, req.Failure, req.TokensExpireAt)
+	}
+	for upn, x := range f.byUPN(t, r.ID) {
+		if x.Status != store.TargetFailed || !strings.Contains(x.Detail, "forbidden") {
+			t.Errorf("%s: %+v", upn, x)
+		}
+	}
+	for _, kind := range []string{revocation.TimerVerify, revocation.TimerTokensExpired, revocation.TimerRun} {
+		if _, ok := f.timer(t, kind, r.ID); ok {
+			t.Errorf("%s timer left on a failed request", kind)
+		}
+	}
+	if evs := f.events(t, r.ID); len(evs[revocation.EventFailed]) != 1 || len(evs[revocation.EventDeadline]) != 0 {
+		t.Errorf("events: failed %d, deadline %d", len(evs[revocation.EventFailed]), len(evs[revocation.EventDeadline]))
+	}
+}
+
+// Confirmation compares Graph's read-back with Graph's own clock: whether Graph runs ahead of the bot or behind
+// it, every user is confirmed on the first pass after replication. (Compared with the bot's clock, a Graph 5 s
+// behind would never confirm anyone.) The deadline is counted from Graph's acceptance on the bot's clock, so
+// Graph's offset does not move it.
+func TestConfirmationUsesGraphsClock(t *testing.T) {
+	for _, offset := range []time.Duration{-5 * time.Second, 5 * time.Second, -90 * time.Minute} {
+		t.Run(offset.String(), func(t *testing.T) {
+			f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5})
+			f.tenant.SetClockOffset(offset)
+			f.tenant.SetOrganizationDefaultAccessTokenLifetime(time.Hour)
+			r := f.approved(t, graphtest.UPNLester, graphtest.UPNTesty, graphtest.UPNDana)
+			ctx := context.Background()
+			sent := time.Now()
+			if err := f.runner.Run(ctx, r.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.runner.Verify(ctx, r.ID); err != nil {
+				t.Fatal(err)
+			}
+			for upn, x := range f.byUPN(t, r.ID) {
+				if x.Status != store.TargetSessionsInvalid {
+					t.Errorf("%s not confirmed with Graph's clock %s off: %+v", upn, offset, x)
+				}
+				if offset < 0 && !x.SessionsValidFrom.Before(sent.Add(-time.Second)) {
+					t.Errorf("%s: Graph's value %v is not behind the bot's clock %v: the test proves nothing", upn, x.SessionsValidFrom, sent)
+				}
+			}
+			req := f.request(t, r.ID)
+			if d := req.TokensExpireAt.Sub(time.Now().Add(time.Hour)); d > 5*time.Second || d < -time.Minute {
+				t.Errorf("deadline %v is not an hour after the revocation on the bot's clock (off by %v)", req.TokensExpireAt, d)
+			}
+		})
+	}
+}
+
+// Graph never shows the revocation (a replication far longer than documented): after the bounded passes each
+// user ends "unconfirmed" with what Graph shows, the verification stops, and the pass count is persisted.
+func TestVerifyGivesUpAfterBoundedPasses(t *testing.T) {
+	f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5, ReplicationDelay: time.Hour})
+	f.runner.MaxVerifyPasses = 3
+	r := f.approved(t, graphtest.UPNLester)
+	ctx := context.Background()
+	if err := f.runner.Run(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	for pass := 1; pass <= 3; pass++ {
+		if err := f.runner.Verify(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		x := f.byUPN(t, r.ID)[graphtest.UPNLester]
+		if pass < 3 && (x.Status != store.TargetRevoked || x.VerifyPasses != pass) {
+			t.Fatalf("after pass %d: %+v", pass, x)
+		}
+		f.clk.Advance(10 * time.Second)
+	}
+	x := f.byUPN(t, r.ID)[graphtest.UPNLester]
+	if x.Status != store.TargetUnconfirmed || !strings.Contains(x.Detail, "could not confirm: Graph shows") {
+		t.Fatalf("after the last pass: %+v", x)
+	}
+	if _, ok := f.timer(t, revocation.TimerVerify, r.ID); ok {
+		t.Error("verification still scheduled after giving up")
+	}
+	if !slicesContains(f.notices.kinds(), revocation.NoticeUnconfirmed) {
+		t.Errorf("notices %v lack %s", f.notices.kinds(), revocation.NoticeUnconfirmed)
+	}
+}
+
+// A failed read-back is reported in the audit log (and so the thread), not only logged.
+func TestVerifyReportsReadFailures(t *testing.T) {
+	f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5})
+	f.runner.MaxVerifyPasses = 2
+	r := f.approved(t, graphtest.UPNLester, graphtest.UPNTesty)
+	f.tenant.FailReads(graphtest.UPNTesty, 500, -1)
+	ctx := context.Background()
+	if err := f.runner.Run(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.runner.Verify(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	evs := f.events(t, r.ID)[revocation.EventReadFailed]
+	if len(evs) != 1 || !strings.Contains(evs[0].Detail, "could not read 1 of 2 users") {
+		t.Fatalf("read-failure events: %+v", evs)
+	}
+	if got := f.byUPN(t, r.ID); got[graphtest.UPNLester].Status != store.TargetSessionsInvalid || got[graphtest.UPNTesty].Status != store.TargetRevoked {
+		t.Fatalf("after a pass with one failed read: %+v", got)
+	}
+	f.clk.Advance(10 * time.Second)
+	if err := f.runner.Verify(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if x := f.byUPN(t, r.ID)[graphtest.UPNTesty]; x.Status != store.TargetUnconfirmed || !strings.Contains(x.Detail, "could not be read") {
+		t.Errorf("testy after the last pass: %+v", x)
+	}
+}
+
+// Without Policy.Read.All the lifetime lookup fails: the run goes on at once with the configured default and
+// says so in the audit log; it never stalls.
+func TestLifetimeUnreadableNeverBlocks(t *testing.T) {
+	f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5})
+	f.tenant.DenyPermission("Policy.Read.All")
+	f.runner.DefaultTokenLifetime = 90 * time.Minute
+	r := f.approved(t, graphtest.UPNLester)
+	if err := f.runner.Run(context.Background(), r.ID); err != nil {
+		t.Fatal(err)
+	}
+	req := f.request(t, r.ID)
+	if req.Status != store.StatusRunning || req.TokenLifetime != 90*time.Minute || !strings.Contains(req.LifetimeSource, "Policy.Read.All") {
+		t.Fatalf("request %s, lifetime %s (%s)", req.Status, req.TokenLifetime, req.LifetimeSource)
+	}
+	if evs := f.events(t, r.ID)[revocation.EventLifetimeUnknown]; len(evs) != 1 {
+		t.Errorf("lifetime_unknown events: %d", len(evs))
+	}
+	if n := len(f.tenant.Revocations()); n != 1 {
+		t.Errorf("%d revocations", n)
+	}
+}
+
+// When the protected accounts cannot be read during a run, nobody is revoked (fail closed), the audit log says
+// why at once (once, not at every retry), and the retries back off.
+func TestUnreadableProtectionBlocksLoudlyWithBackoff(t *testing.T) {
+	f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5}, graphtest.GroupBreakGlass)
+	f.runner.BlockedBackoff = []time.Duration{5 * time.Second, 30 * time.Second}
+	r := f.approved(t, graphtest.UPNLester)
+	f.runner.Protection.GroupIDs = append(f.runner.Protection.GroupIDs, "00000000-0000-0000-0000-00000000dead")
+	ctx := context.Background()
+	var dues []time.Duration
+	for range 3 {
+		if err := f.runner.Run(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		due, ok := f.timer(t, revocation.TimerRun, r.ID)
+		if !ok {
+			t.Fatal("no retry scheduled")
+		}
+		dues = append(dues, due.Sub(f.clk.Now()))
+		f.clk.Advance(due.Sub(f.clk.Now()))
+	}
+	if dues[0] != 5*time.Second || dues[1] != 30*time.Second || dues[2] != 30*time.Second {
+		t.Errorf("retry waits %v, want 5s, 30s, 30s", dues)
+	}
+	if n := len(f.tenant.Revocations()); n != 0 {
+		t.Fatalf("%d revocations while the protected list was unreadable", n)
+	}
+	if evs := f.events(t, r.ID)[revocation.EventBlocked]; len(evs) != 1 || !strings.Contains(evs[0].Detail, "protected accounts") {
+		t.Fatalf("blocked events: %+v", evs)
+	}
+	// Readable again: the run goes on.
+	f.runner.Protection.GroupIDs = f.runner.Protection.GroupIDs[:1]
+	if err := f.runner.Run(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.tenant.Revocations()); n != 1 {
+		t.Fatalf("%d revocations once the list was readable", n)
+	}
+}
+
+// A disabled account is revoked like any other (enabled again, it would get its old refresh tokens back).
+func TestDisabledAccountIsRevoked(t *testing.T) {
+	f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5})
+	r := f.approved(t, graphtest.UPNDana)
+	if err := f.runner.Run(context.Background(), r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if x := f.byUPN(t, r.ID)[graphtest.UPNDana]; x.Status != store.TargetRevoked || !x.Disabled {
+		t.Fatalf("dana: %+v", x)
+	}
+}
+
+func slicesContains[T comparable](s []T, v T) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }

@@ -5,12 +5,21 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/signoutbot/signoutbot/graph"
 	"github.com/signoutbot/signoutbot/store"
 )
 
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
 // Verify reads back every revoked target and confirms those whose signInSessionsValidFromDateTime is at or
-// after the revocation (Graph stores whole seconds, so the revocation time is truncated to the second).
-// Unconfirmed targets get another pass later, with back-off.
+// after the revocation on Graph's own clock (Target.GraphRevokedAt), never the bot's. Unconfirmed targets get
+// another pass later, with back-off; after MaxVerifyPasses a target ends "unconfirmed" with what Graph shows, so
+// nothing is retried silently for ever. Failed reads are reported in the thread, not only logged.
 func (r *Runner) Verify(ctx context.Context, id string) error {
 	ok, release, err := r.claim(ctx, id)
 	if err != nil || !ok {
@@ -27,7 +36,6 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 	}
 	var ids []string
 	idx := make(map[string]int)
-	maxAttempts := 0
 	for i, t := range targets {
 		if t.Status == store.TargetRevoked {
 			idx[t.UserID] = i
@@ -35,60 +43,110 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 		}
 	}
 	if len(ids) == 0 {
-		return r.Store.DeleteTimer(ctx, TimerVerify, id)
+		if err := r.Store.DeleteTimer(ctx, TimerVerify, id); err != nil {
+			return err
+		}
+		return r.maybeFinish(ctx, id)
 	}
 	states, err := r.Dir.SessionsValidFrom(ctx, ids)
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
 	now := r.now()
-	var confirmed, gone []store.Target
+	limit := r.maxVerifyPasses()
+	var changed []store.Target
 	var events []store.Event
+	confirmed, failed, unconfirmed, readFailures, remaining, passes := 0, 0, 0, 0, 0, 0
+	var readErr error
 	for _, st := range states {
 		t := targets[idx[st.UserID]]
 		switch {
 		case st.Err != nil:
-			r.Log.Warn("verify read failed", "request", id, "user", t.UPN, "err", st.Err)
-			continue
+			readFailures++
+			readErr = st.Err
+			t.VerifyPasses++
 		case !st.Found:
-			t.Status, t.Detail, t.UpdatedAt = store.TargetFailed, "deleted after revocation: cannot confirm", now
-			gone = append(gone, t)
-		case !st.SessionsValidFrom.Before(t.RevokedAt.Truncate(time.Second)):
-			t.Status, t.SessionsValidFrom, t.ConfirmedAt, t.UpdatedAt = store.TargetSessionsInvalid, st.SessionsValidFrom, now, now
+			t.Status, t.Detail = store.TargetFailed, "deleted after revocation: cannot confirm"
+			failed++
+		case !st.SessionsValidFrom.IsZero() && !st.SessionsValidFrom.Before(t.GraphRevokedAt):
+			t.Status, t.SessionsValidFrom, t.ConfirmedAt = store.TargetSessionsInvalid, st.SessionsValidFrom, now
 			if !req.TokensExpireAt.IsZero() && !now.Before(req.TokensExpireAt) {
 				// Confirmed only after the deadline notice: the tokens are already past their lifetime.
 				t.Status = store.TargetTokensExpired
 			}
-			confirmed = append(confirmed, t)
+			confirmed++
 		default:
 			t.SessionsValidFrom = st.SessionsValidFrom
-			t.Attempts++
-			maxAttempts = max(maxAttempts, t.Attempts)
-			continue
+			t.VerifyPasses++
 		}
-		events = append(events, store.Event{At: now, RequestID: id, Type: string(t.Status),
-			Detail: fmt.Sprintf("%s: signInSessionsValidFromDateTime %s", t.UPN, st.SessionsValidFrom.Format(time.RFC3339)),
-			Actor:  UserActor(t)})
+		if t.Status == store.TargetRevoked && t.VerifyPasses >= limit {
+			t.Status, t.Detail = store.TargetUnconfirmed, unconfirmedDetail(t, st)
+			unconfirmed++
+		}
+		t.UpdatedAt = now
+		changed = append(changed, t)
+		switch t.Status {
+		case store.TargetRevoked:
+			remaining++
+			passes = max(passes, t.VerifyPasses)
+			continue // the pass count is stored; the audit log hears of the outcome
+		case store.TargetFailed, store.TargetUnconfirmed:
+			events = append(events, store.Event{At: now, RequestID: id, Type: string(t.Status), Actor: UserActor(t),
+				Detail: t.UPN + ": " + t.Detail})
+		default:
+			events = append(events, store.Event{At: now, RequestID: id, Type: string(t.Status), Actor: UserActor(t),
+				Detail: fmt.Sprintf("%s: signInSessionsValidFromDateTime %s, at or after the revocation (Graph's clock, at least %s)",
+					t.UPN, st.SessionsValidFrom.Format(time.RFC3339), t.GraphRevokedAt.Format(time.RFC3339))})
+		}
 	}
-	changed := append(confirmed, gone...)
-	if len(changed) > 0 {
-		if err := r.Store.UpdateTargets(ctx, changed, events...); err != nil {
-			return fmt.Errorf("verify %s: %w", id, err)
-		}
-		if len(confirmed) > 0 {
-			r.notify(ctx, Notice{Kind: NoticeConfirmed, RequestID: id})
-		}
-		if len(gone) > 0 {
-			r.notify(ctx, Notice{Kind: NoticeFailed, RequestID: id})
-		}
+	next := r.backoff(passes - 1)
+	if readFailures > 0 {
+		events = append(events, store.Event{At: now, RequestID: id, Type: EventReadFailed,
+			Detail: fmt.Sprintf("could not read %d of %d users back from Graph (%v); %s", readFailures, len(ids), readErr,
+				retryText(remaining, next))})
 	}
-	if len(ids) == len(confirmed)+len(gone) {
+	if err := r.Store.UpdateTargets(ctx, changed, events...); err != nil {
+		return fmt.Errorf("verify %s: %w", id, err)
+	}
+	if confirmed > 0 {
+		r.notify(ctx, Notice{Kind: NoticeConfirmed, RequestID: id})
+	}
+	if failed > 0 {
+		r.notify(ctx, Notice{Kind: NoticeFailed, RequestID: id})
+	}
+	if unconfirmed > 0 {
+		r.notify(ctx, Notice{Kind: NoticeUnconfirmed, RequestID: id})
+	}
+	if readFailures > 0 {
+		r.notify(ctx, Notice{Kind: NoticeInfo, RequestID: id})
+	}
+	if remaining == 0 {
 		if err := r.Store.DeleteTimer(ctx, TimerVerify, id); err != nil {
 			return err
 		}
 		return r.maybeFinish(ctx, id)
 	}
-	return r.Store.SetTimer(ctx, store.Timer{Kind: TimerVerify, RequestID: id, Due: now.Add(r.backoff(max(maxAttempts-1, 0)))})
+	return r.Store.SetTimer(ctx, store.Timer{Kind: TimerVerify, RequestID: id, Due: now.Add(next)})
+}
+
+func retryText(remaining int, next time.Duration) string {
+	if remaining == 0 {
+		return "no more tries: those users are reported as not confirmed"
+	}
+	return fmt.Sprintf("trying again in %s", next)
+}
+
+// unconfirmedDetail says what Graph showed when the bot stopped trying, so the admin can check by hand.
+func unconfirmedDetail(t store.Target, st graph.SessionState) string {
+	switch {
+	case st.Err != nil:
+		return fmt.Sprintf("could not confirm: Graph could not be read (%v)", st.Err)
+	case st.SessionsValidFrom.IsZero():
+		return fmt.Sprintf("could not confirm: Graph shows no signInSessionsValidFromDateTime (needed at or after %s)",
+			t.GraphRevokedAt.Format(time.RFC3339))
+	}
+	return fmt.Sprintf("could not confirm: Graph shows signInSessionsValidFromDateTime %s, before the revocation (%s or later)",
+		st.SessionsValidFrom.Format(time.RFC3339), t.GraphRevokedAt.Format(time.RFC3339))
 }
 
 // TokensExpired runs at revocation time + access-token lifetime: every confirmed target is now fully signed
@@ -113,7 +171,8 @@ func (r *Runner) TokensExpired(ctx context.Context, id string) error {
 	}
 	if len(expired) > 0 {
 		if err := r.Store.UpdateTargets(ctx, expired, store.Event{At: now, RequestID: id, Type: EventTokensExpired,
-			Detail: fmt.Sprintf("access tokens expired for %d user(s): every client is signed out", len(expired))}); err != nil {
+			Detail: fmt.Sprintf("access tokens issued before the revocation have expired for %d confirmed %s", len(expired),
+				plural(len(expired), "user"))}); err != nil {
 			return fmt.Errorf("tokens expired %s: %w", id, err)
 		}
 	}

@@ -1,6 +1,5 @@
 // Package scope turns a parsed command into the list of users it would sign out, with every user that will
-// not be signed out listed beside the reason (protected, disabled, not found), so the approval card never
-// hides anyone.
+// not be signed out listed beside the reason (protected, not found), so the approval card never hides anyone.
 package scope
 
 import (
@@ -17,7 +16,6 @@ import (
 // Reasons a user is excluded.
 const (
 	ReasonProtected = "protected account (never signed out by this bot)"
-	ReasonDisabled  = "account disabled (cannot sign in)"
 	ReasonNotFound  = "no such user"
 )
 
@@ -44,54 +42,67 @@ func (s Scope) Counts() (pending, excluded int) {
 // ErrProtection marks a failure to read the protected accounts: a configuration problem, not the admin's.
 var ErrProtection = errors.New("cannot read the protected accounts (SIGNOUTBOT_PROTECTED)")
 
-// Protection knows the accounts that must never be signed out (break-glass admins), by UPN or through
-// membership of protected groups. Group members are read at every check, so a change in Entra applies at once.
+// Protection knows the accounts that must never be signed out (break-glass admins): users and groups resolved
+// to object ids once, at start-up. Names are never looked up again, because anyone allowed to create a group
+// could create a second "Break Glass" and make every sign-out fail (or, worse, change what is protected).
+// Group members are read by id at every check, so a membership change in Entra applies at once.
 type Protection struct {
-	UPNs   []string // lower-case
-	Groups []string // display names or ids
-	Dir    graph.Directory
+	UserIDs  []string
+	GroupIDs []string
+	Dir      graph.Directory
 }
 
-// NewProtection parses SIGNOUTBOT_PROTECTED entries: anything with '@' is a UPN, the rest are group names or ids.
-func NewProtection(dir graph.Directory, entries []string) *Protection {
+// ResolveProtection resolves SIGNOUTBOT_PROTECTED entries (anything with '@' is a user, the rest are group names
+// or ids) to object ids. An entry that names nobody, or a group name shared by several groups, is an error: a
+// typo must never protect nobody silently.
+func ResolveProtection(ctx context.Context, dir graph.Directory, entries []string) (*Protection, error) {
 	p := &Protection{Dir: dir}
+	var problems []error
 	for _, e := range entries {
 		e = strings.TrimSpace(e)
 		switch {
 		case e == "":
 		case strings.Contains(e, "@"):
-			p.UPNs = append(p.UPNs, strings.ToLower(e))
+			u, err := dir.ResolveUser(ctx, e)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("SIGNOUTBOT_PROTECTED: user %q: %w", e, err))
+				continue
+			}
+			p.UserIDs = append(p.UserIDs, u.ID)
 		default:
-			p.Groups = append(p.Groups, e)
+			g, err := dir.ResolveGroup(ctx, e)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("SIGNOUTBOT_PROTECTED: group %q: %w", e, err))
+				continue
+			}
+			p.GroupIDs = append(p.GroupIDs, g.ID)
 		}
 	}
-	return p
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// Set returns the protected users' ids and UPNs (lower-case) as of now.
+// Set returns the protected users' object ids as of now.
 func (p *Protection) Set(ctx context.Context) (map[string]bool, error) {
 	set := make(map[string]bool)
 	if p == nil {
 		return set, nil
 	}
-	for _, u := range p.UPNs {
-		set[u] = true
+	for _, id := range p.UserIDs {
+		set[strings.ToLower(id)] = true
 	}
-	for _, name := range p.Groups {
-		g, err := p.Dir.ResolveGroup(ctx, name)
-		if err != nil {
-			// Failing closed: without the protected list we cannot promise to spare those accounts.
-			return nil, fmt.Errorf("%w: group %q: %w", ErrProtection, name, err)
-		}
-		err = p.Dir.GroupMembers(ctx, g.ID, func(page []graph.User) error {
+	for _, id := range p.GroupIDs {
+		err := p.Dir.GroupMembers(ctx, id, func(page []graph.User) error {
 			for _, u := range page {
-				set[u.ID] = true
-				set[strings.ToLower(u.UPN)] = true
+				set[strings.ToLower(u.ID)] = true
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%w: members of group %q: %w", ErrProtection, name, err)
+			// Failing closed: without the protected list we cannot promise to spare those accounts.
+			return nil, fmt.Errorf("%w: members of group %s: %w", ErrProtection, id, err)
 		}
 	}
 	return set, nil
@@ -99,7 +110,7 @@ func (p *Protection) Set(ctx context.Context) (map[string]bool, error) {
 
 // Protected reports whether a target is in the set.
 func Protected(set map[string]bool, t store.Target) bool {
-	return set[t.UserID] || set[strings.ToLower(t.UPN)]
+	return set[strings.ToLower(t.UserID)]
 }
 
 // Resolve looks up the users a revoke command names.
@@ -115,12 +126,12 @@ func Resolve(ctx context.Context, dir graph.Directory, prot *Protection, cmd com
 			return
 		}
 		seen[u.ID] = true
-		t := store.Target{Seq: len(sc.Targets), UserID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName, Guest: u.Guest, Status: store.TargetPending}
-		switch {
-		case Protected(protected, t):
+		// A disabled account is revoked like any other: enabled again, it would get back every refresh token
+		// issued before (Microsoft's guidance for a compromised account is to disable it and revoke).
+		t := store.Target{Seq: len(sc.Targets), UserID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName, Guest: u.Guest,
+			External: u.External, Disabled: !u.Enabled, Status: store.TargetPending}
+		if Protected(protected, t) {
 			t.Status, t.Detail = store.TargetExcluded, ReasonProtected
-		case !u.Enabled:
-			t.Status, t.Detail = store.TargetExcluded, ReasonDisabled
 		}
 		sc.Targets = append(sc.Targets, t)
 	}

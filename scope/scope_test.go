@@ -21,13 +21,38 @@ func tenant(t *testing.T) *graph.Client {
 	return c
 }
 
-func TestNewProtectionParsesEntries(t *testing.T) {
-	p := scope.NewProtection(nil, []string{" BreakGlass@Contoso.com ", "Break Glass", "", "  ", "0b8d9a4f-1a4b-4162-85db-684a69279017"})
-	if len(p.UPNs) != 1 || p.UPNs[0] != "breakglass@contoso.com" {
-		t.Errorf("UPNs = %q, want the one UPN, lower-cased and trimmed", p.UPNs)
+// Protected entries are resolved to object ids once; a typo, an alias that names nobody, or an ambiguous group
+// name stops start-up instead of protecting nobody.
+func TestResolveProtection(t *testing.T) {
+	srv, dir := tenanttest.Start(t, graphtest.Options{Users: 10, BigGroupSize: 5}, graph.Config{})
+	ctx := context.Background()
+	breakGlass, _ := srv.User(graphtest.UPNBreakGlass)
+	quincy, _ := srv.User(graphtest.UPNQuincy)
+	p, err := scope.ResolveProtection(ctx, dir, []string{" BreakGlass@Contoso.com ", "Break Glass", "", "  ", "smtp:qob@contoso.com"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(p.Groups) != 2 || p.Groups[0] != "Break Glass" {
-		t.Errorf("Groups = %q, want the group name (spaces kept) and the id", p.Groups)
+	if len(p.UserIDs) != 2 || p.UserIDs[0] != breakGlass.ID || p.UserIDs[1] != quincy.ID {
+		t.Errorf("UserIDs = %q, want the break-glass admin's and Quincy's object ids", p.UserIDs)
+	}
+	glass := srv.FindGroups(graphtest.GroupBreakGlass)
+	if len(p.GroupIDs) != 1 || len(glass) != 1 || p.GroupIDs[0] != glass[0].ID {
+		t.Errorf("GroupIDs = %q, want the Break Glass group's id", p.GroupIDs)
+	}
+	for _, bad := range [][]string{{"typo@contoso.com"}, {"No Such Group"}, {graphtest.GroupSales}} {
+		if _, err := scope.ResolveProtection(ctx, dir, bad); err == nil || !strings.Contains(err.Error(), "SIGNOUTBOT_PROTECTED") {
+			t.Errorf("ResolveProtection(%q) = %v, want an error naming SIGNOUTBOT_PROTECTED", bad, err)
+		}
+	}
+
+	// A second group created later with the protected group's name changes nothing: protection is by id.
+	srv.AddGroup(graphtest.Group{DisplayName: graphtest.GroupBreakGlass})
+	set, err := p.Set(ctx)
+	if err != nil {
+		t.Fatalf("Set after a look-alike group appeared: %v", err)
+	}
+	if !set[strings.ToLower(breakGlass.ID)] {
+		t.Errorf("break-glass admin not protected: %v", set)
 	}
 }
 
@@ -51,7 +76,7 @@ func TestResolve(t *testing.T) {
 			want: map[string]want{
 				graphtest.UPNTesty:  {store.TargetPending, ""},
 				"ghost@contoso.com": {store.TargetExcluded, scope.ReasonNotFound},
-				graphtest.UPNDana:   {store.TargetExcluded, scope.ReasonDisabled},
+				graphtest.UPNDana:   {store.TargetPending, ""}, // disabled: revoked all the same
 				graphtest.UPNLester: {store.TargetExcluded, scope.ReasonProtected},
 				graphtest.UPNQuincy: {store.TargetPending, ""}, // named twice (alias and UPN), listed once
 			},
@@ -66,14 +91,17 @@ func TestResolve(t *testing.T) {
 					m[upn] = want{store.TargetPending, ""}
 				}
 				m[graphtest.UPNBreakGlass] = want{store.TargetExcluded, scope.ReasonProtected}
-				m[graphtest.UPNDana] = want{store.TargetExcluded, scope.ReasonDisabled}
 				return m
 			}(),
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sc, err := scope.Resolve(context.Background(), dir, scope.NewProtection(dir, tc.protected), tc.cmd)
+			prot, err := scope.ResolveProtection(context.Background(), dir, tc.protected)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := scope.Resolve(context.Background(), dir, prot, tc.cmd)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,6 +126,9 @@ func TestResolve(t *testing.T) {
 				if tg.Status != w.status || tg.Detail != w.detail {
 					t.Errorf("%s: %s %q, want %s %q", tg.UPN, tg.Status, tg.Detail, w.status, w.detail)
 				}
+				if disabled := strings.EqualFold(tg.UPN, graphtest.UPNDana); tg.Disabled != disabled {
+					t.Errorf("%s: Disabled = %v, want %v", tg.UPN, tg.Disabled, disabled)
+				}
 			}
 			pending, excluded := sc.Counts()
 			if pending+excluded != len(sc.Targets) {
@@ -110,7 +141,8 @@ func TestResolve(t *testing.T) {
 // Without the protected list the bot cannot promise to spare those accounts, so it resolves nothing.
 func TestResolveFailsClosedWhenProtectionCannotBeRead(t *testing.T) {
 	dir := tenant(t)
-	_, err := scope.Resolve(context.Background(), dir, scope.NewProtection(dir, []string{"No Such Group"}),
+	prot := &scope.Protection{Dir: dir, GroupIDs: []string{"00000000-0000-0000-0000-00000000dead"}} // deleted since start-up
+	_, err := scope.Resolve(context.Background(), dir, prot,
 		commands.Command{Kind: commands.KindRevokeUsers, Users: []string{graphtest.UPNTesty}})
 	if !errors.Is(err, scope.ErrProtection) {
 		t.Fatalf("err = %v, want ErrProtection", err)

@@ -67,8 +67,8 @@ func TestMatchCommand(t *testing.T) {
 			t.Errorf("%s: %+v", upn, byUPN[upn])
 		}
 	}
-	if byUPN[graphtest.UPNDana].Status != store.TargetExcluded {
-		t.Errorf("disabled Dana: %+v", byUPN[graphtest.UPNDana])
+	if x := byUPN[graphtest.UPNDana]; x.Status != store.TargetPending || !x.Disabled {
+		t.Errorf("disabled Dana (signed out too): %+v", x)
 	}
 	if _, ok := byUPN[graphtest.UPNCora]; ok {
 		t.Error(`"Cora Contest" does not contain "Test" as a word start but was selected`)

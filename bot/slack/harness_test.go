@@ -65,6 +65,8 @@ type envOpts struct {
 	adminIDs   []string
 	userGroups []string
 	adminGroup string
+	// teamID and appID configure the handler's workspace and app checks (SLACK_TEAM_ID, SLACK_APP_ID).
+	teamID, appID string
 	// setup runs against the tenant and Slack before the bot starts.
 	setup func(*graphtest.Server, *fakeslack.Server)
 }
@@ -82,6 +84,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(tenant.Close)
+	// The admins' Entra accounts: four-eyes binds each Slack account to one, by the e-mail on its profile.
+	for _, name := range []string{"alice", "bob", "carol", "eve"} {
+		tenant.AddUser(graphtest.User{UserPrincipalName: name + "@contoso.com", DisplayName: strings.ToUpper(name[:1]) + name[1:],
+			Mail: name + "@contoso.com", UserType: "Member", AccountEnabled: true})
+	}
 	fs := fakeslack.New(token)
 	t.Cleanup(fs.Close)
 	for _, u := range []fakeslack.User{
@@ -130,13 +137,17 @@ func (e *env) start(o envOpts) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := bot.NewApp(bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass},
+	app, err := bot.NewApp(ctx, bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass},
 		AdminIDs: o.adminIDs, AdminUserGroups: o.userGroups, AdminEntraGroup: o.adminGroup, Policy: o.policy,
 		VerifyBackoff: []time.Duration{100 * time.Millisecond}, MinEditInterval: time.Millisecond, Owner: fmt.Sprintf("test-%p", ctx),
 		ThreadRetry: o.threadRetry})
+	if err != nil {
+		t.Fatal(err)
+	}
 	msgr := slackbot.NewMessenger(token, e.slack.APIURL())
 	app.AddMessenger(msgr)
-	h := &slackbot.Handler{App: app, Messenger: msgr, SigningSecret: secret, Log: app.Log, Background: ctx}
+	h := &slackbot.Handler{App: app, Messenger: msgr, SigningSecret: secret, TeamID: o.teamID, AppID: o.appID, Log: app.Log,
+		Background: ctx}
 	mux := http.NewServeMux()
 	h.Routes(mux)
 	srv := httptest.NewServer(mux)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,8 +17,9 @@ import (
 	"github.com/signoutbot/signoutbot/store"
 )
 
-// maxBody bounds what is read from Slack before the signature is checked.
-const maxBody = 1 << 20
+// MaxBody bounds what is read of a request before its signature is checked (1 MiB): Slack's own payloads
+// are a few kilobytes, and anyone can send an unsigned request.
+const MaxBody = 1 << 20
 
 // Handler serves Slack's slash-command and interactivity requests. Every request's signature is verified
 // before anything in it is parsed; the request is acknowledged at once and the work runs in the background
@@ -25,6 +28,10 @@ type Handler struct {
 	App           *bot.App
 	Messenger     *Messenger
 	SigningSecret string
+	// TeamID and AppID, when set (SLACK_TEAM_ID, SLACK_APP_ID), are the only workspace and Slack app whose
+	// commands and interactions are acted on. A signing secret or app token that leaks from, or is shared
+	// with, another workspace's installation then still cannot drive this bot.
+	TeamID, AppID string
 	Log           *slog.Logger
 	// Background is the context work runs under after the HTTP request has been answered.
 	Background context.Context
@@ -43,8 +50,15 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 
 // verified reads the body and checks Slack's v0 signature and timestamp (at most 5 minutes old).
 func (h *Handler) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
+	// MaxBytesReader, unlike a LimitReader, also closes the connection after an oversized body, so a client
+	// cannot keep streaming into a request that has been refused.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			h.Log.Warn("slack request with oversized body refused", "path", r.URL.Path, "remote", r.RemoteAddr, "limit", MaxBody)
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return nil, false
+		}
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return nil, false
 	}
@@ -83,9 +97,16 @@ func (h *Handler) commands(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad slash command", http.StatusBadRequest)
 		return
 	}
+	if err := h.checkOrigin(cmd.TeamID, cmd.APIAppID); err != nil {
+		h.Log.Warn("slack command refused", "err", err, "user", cmd.UserID, "remote", r.RemoteAddr)
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
 	ev := h.commandEvent(cmd)
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral", "text": "Working on `" + cmd.Command + " " + escape(cmd.Text) + "`…"})
+	// The typed text is shown in a code span; as a literal it cannot close the span and format the rest.
+	_ = json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral",
+		"text": "Working on `" + mrkdwnText(bot.Literal(cmd.Command+" "+cmd.Text)) + "`…"})
 	h.background(func(ctx context.Context) { h.App.HandleCommand(ctx, ev) })
 }
 
@@ -105,6 +126,11 @@ func (h *Handler) interactions(w http.ResponseWriter, r *http.Request) {
 	var cb slack.InteractionCallback
 	if err := json.Unmarshal([]byte(r.PostFormValue("payload")), &cb); err != nil {
 		http.Error(w, "bad payload", http.StatusBadRequest)
+		return
+	}
+	if err := h.checkOrigin(cb.Team.ID, cb.APIAppID); err != nil {
+		h.Log.Warn("slack interaction refused", "err", err, "user", cb.User.ID, "remote", r.RemoteAddr)
+		http.Error(w, err.Error(), http.StatusForbidden)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -129,4 +155,15 @@ func (h *Handler) actionEvents(cb slack.InteractionCallback) []bot.ActionEvent {
 		})
 	}
 	return out
+}
+
+// checkOrigin refuses a command or interaction from another workspace or Slack app than the configured ones.
+func (h *Handler) checkOrigin(teamID, appID string) error {
+	if h.TeamID != "" && teamID != h.TeamID {
+		return fmt.Errorf("workspace %q is not the configured SLACK_TEAM_ID", teamID)
+	}
+	if h.AppID != "" && appID != h.AppID {
+		return fmt.Errorf("app %q is not the configured SLACK_APP_ID", appID)
+	}
+	return nil
 }

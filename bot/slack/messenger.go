@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -20,18 +21,47 @@ const Platform = "slack"
 
 // Messenger implements bot.Messenger over the Slack Web API.
 type Messenger struct {
-	api    *slack.Client
-	token  string
-	apiURL string
+	api        *slack.Client
+	token      string
+	apiURL     string
+	httpClient *http.Client
+}
+
+// DefaultAPITimeout bounds every Web API call. slack-go's own client has none, so one call that Slack (or a
+// proxy) never answers would hold the card's edits or a thread's replies forever; after the timeout the call
+// fails and the outbox tries again later.
+const DefaultAPITimeout = 15 * time.Second
+
+// MessengerOption adjusts NewMessenger.
+type MessengerOption func(*Messenger)
+
+// WithAPITimeout sets how long one Web API call may take (DefaultAPITimeout when not given; d ≤ 0 keeps it).
+func WithAPITimeout(d time.Duration) MessengerOption {
+	return func(m *Messenger) {
+		if d > 0 {
+			m.httpClient.Timeout = d
+		}
+	}
 }
 
 // NewMessenger builds a Web API client; apiURL overrides Slack's (SLACK_API_URL, for tests and rehearsals).
-func NewMessenger(botToken, apiURL string) *Messenger {
-	var opts []slack.Option
-	if apiURL != "" {
-		opts = append(opts, slack.OptionAPIURL(apiURL))
+func NewMessenger(botToken, apiURL string, opts ...MessengerOption) *Messenger {
+	m := &Messenger{token: botToken, apiURL: apiURL, httpClient: &http.Client{Timeout: DefaultAPITimeout}}
+	for _, o := range opts {
+		o(m)
 	}
-	return &Messenger{api: slack.New(botToken, opts...), token: botToken, apiURL: apiURL}
+	m.api = slack.New(botToken, m.clientOptions()...)
+	return m
+}
+
+// clientOptions are the options of every slack-go client the adapter makes (Web API and Socket Mode), so all
+// of them have the API URL and the timeout.
+func (m *Messenger) clientOptions() []slack.Option {
+	opts := []slack.Option{slack.OptionHTTPClient(m.httpClient)}
+	if m.apiURL != "" {
+		opts = append(opts, slack.OptionAPIURL(m.apiURL))
+	}
+	return opts
 }
 
 // API is the underlying client (Socket Mode needs it).

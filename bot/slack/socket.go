@@ -16,10 +16,7 @@ func (h *Handler) RunSocketMode(ctx context.Context, appToken string) error {
 	if !strings.HasPrefix(appToken, "xapp-") {
 		return errors.New("SLACK_APP_TOKEN must be an app-level token (xapp-…) with connections:write")
 	}
-	opts := []slack.Option{slack.OptionAppLevelToken(appToken)}
-	if h.Messenger.apiURL != "" {
-		opts = append(opts, slack.OptionAPIURL(h.Messenger.apiURL))
-	}
+	opts := append(h.Messenger.clientOptions(), slack.OptionAppLevelToken(appToken))
 	client := socketmode.New(slack.New(h.Messenger.token, opts...))
 	go func() {
 		for {
@@ -48,6 +45,12 @@ func (h *Handler) socketEvent(ctx context.Context, client *socketmode.Client, ev
 		if !ok || evt.Request == nil {
 			return
 		}
+		if err := h.checkOrigin(cmd.TeamID, cmd.APIAppID); err != nil {
+			// Acknowledged all the same: Slack would otherwise deliver the envelope again and again.
+			_ = client.Ack(*evt.Request)
+			h.Log.Warn("slack command refused (socket mode)", "err", err, "user", cmd.UserID)
+			return
+		}
 		_ = client.Ack(*evt.Request, map[string]any{"response_type": "ephemeral", "text": "Working on it…"})
 		ev := h.commandEvent(cmd)
 		h.background(func(context.Context) { h.App.HandleCommand(ctx, ev) })
@@ -57,6 +60,10 @@ func (h *Handler) socketEvent(ctx context.Context, client *socketmode.Client, ev
 			return
 		}
 		_ = client.Ack(*evt.Request)
+		if err := h.checkOrigin(cb.Team.ID, cb.APIAppID); err != nil {
+			h.Log.Warn("slack interaction refused (socket mode)", "err", err, "user", cb.User.ID)
+			return
+		}
 		for _, ev := range h.actionEvents(cb) {
 			h.background(func(context.Context) { h.App.HandleAction(ctx, ev) })
 		}

@@ -17,14 +17,15 @@ import (
 	"github.com/signoutbot/signoutbot/bot"
 	slackbot "github.com/signoutbot/signoutbot/bot/slack"
 	"github.com/signoutbot/signoutbot/graph"
-	"github.com/signoutbot/signoutbot/scope"
 	"github.com/signoutbot/signoutbot/store/sqlite"
 )
 
 type serveConfig struct {
 	listen, db, admins, adminGroup, protected string
+	identities                                string
 	graphURL, graphCA, credential             string
 	signingSecret, botToken, appToken, apiURL string
+	teamID, appID                             string
 	quorumAbove                               int
 	expiry, defaultLifetime                   time.Duration
 	writeRate                                 float64
@@ -48,6 +49,7 @@ Graph credentials come from the AZURE_* variables; with SIGNOUTBOT_GRAPH_URL poi
 	ef.str(&c.db, "db", "SIGNOUTBOT_DB", "signoutbot.db", "SQLite database file")
 	ef.str(&c.admins, "admins", "SIGNOUTBOT_ADMINS", "", "Slack user ids (U…) and user group ids (S…) allowed to request and approve")
 	ef.str(&c.adminGroup, "admin-group", "SIGNOUTBOT_ADMIN_GROUP", "", "Entra group (name or id) admins must also belong to, matched by their Slack e-mail")
+	ef.str(&c.identities, "identities", "SIGNOUTBOT_IDENTITIES", "", "Slack user id = Entra UPN or object id, comma separated, for workspaces whose profile e-mails are not vouched for by SSO")
 	ef.str(&c.protected, "protected", "SIGNOUTBOT_PROTECTED", "", "UPNs and group names or ids that are never signed out (break-glass accounts)")
 	ef.str(&c.graphURL, "graph-url", "SIGNOUTBOT_GRAPH_URL", graph.DefaultGraphURL, "Microsoft Graph base URL (national cloud or simulated tenant)")
 	ef.str(&c.graphCA, "graph-ca", "SIGNOUTBOT_GRAPH_CA", "", "PEM file of an extra certificate to trust for Graph (a simulated tenant's)")
@@ -56,6 +58,8 @@ Graph credentials come from the AZURE_* variables; with SIGNOUTBOT_GRAPH_URL poi
 	ef.str(&c.botToken, "slack-bot-token", "SLACK_BOT_TOKEN", "", "Slack bot token (xoxb-…)")
 	ef.str(&c.appToken, "slack-app-token", "SLACK_APP_TOKEN", "", "Slack app-level token (xapp-…) for Socket Mode")
 	ef.str(&c.apiURL, "slack-api-url", "SLACK_API_URL", "", "Slack Web API base URL (tests and rehearsals)")
+	ef.str(&c.teamID, "slack-team-id", "SLACK_TEAM_ID", "", "only act on commands and clicks from this Slack workspace (T…)")
+	ef.str(&c.appID, "slack-app-id", "SLACK_APP_ID", "", "only act on commands and clicks sent to this Slack app (A…)")
 	errs := []error{
 		ef.integer(&c.quorumAbove, "quorum-above", "SIGNOUTBOT_QUORUM_ABOVE", 100, "scopes larger than this need two approvers"),
 		ef.dur(&c.expiry, "expiry", "SIGNOUTBOT_EXPIRY", 30*time.Minute, "how long a request waits for approval"),
@@ -81,6 +85,12 @@ func (c serveConfig) validate() ([]string, []string, error) {
 	}
 	if c.signingSecret == "" && c.appToken == "" {
 		problems = append(problems, errors.New("set SLACK_SIGNING_SECRET (HTTPS endpoints) or SLACK_APP_TOKEN (Socket Mode)"))
+	}
+	if c.teamID != "" && (c.teamID[0] != 'T' || !isSlackID(c.teamID)) {
+		problems = append(problems, fmt.Errorf("SLACK_TEAM_ID: %q is not a Slack workspace id (T…, under Settings → About this workspace)", c.teamID))
+	}
+	if c.appID != "" && (c.appID[0] != 'A' || !isSlackID(c.appID)) {
+		problems = append(problems, fmt.Errorf("SLACK_APP_ID: %q is not a Slack app id (A…, under the app's Basic Information)", c.appID))
 	}
 	users, groups, err := splitAdmins(c.admins)
 	if err != nil {
@@ -124,14 +134,22 @@ func runServe(ctx context.Context, c serveConfig) error {
 		return err
 	}
 	defer st.Close()
-	if err := checkDirectorySettings(ctx, dir, list(c.protected), c.adminGroup); err != nil {
+	idMap, err := parseIdentities(c.identities)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	// NewApp resolves the protected accounts and the admin group to object ids: a typo stops start-up here
+	// instead of protecting nobody.
+	app, err := bot.NewApp(ctx, bot.Config{Store: st, Dir: dir, Protected: list(c.protected), AdminIDs: users, AdminUserGroups: groups,
+		AdminEntraGroup: c.adminGroup, Identities: idMap, DefaultTokenLifetime: c.defaultLifetime,
+		Policy: approvals.Policy{QuorumAbove: c.quorumAbove, Expiry: c.expiry}, Log: log})
+	if err != nil {
 		return err
 	}
-	app := bot.NewApp(bot.Config{Store: st, Dir: dir, Protected: list(c.protected), AdminIDs: users, AdminUserGroups: groups,
-		AdminEntraGroup: c.adminGroup, Policy: approvals.Policy{QuorumAbove: c.quorumAbove, Expiry: c.expiry}, Log: log})
 	msgr := slackbot.NewMessenger(c.botToken, c.apiURL)
 	app.AddMessenger(msgr)
-	h := &slackbot.Handler{App: app, Messenger: msgr, SigningSecret: c.signingSecret, Log: log, Background: ctx}
+	h := &slackbot.Handler{App: app, Messenger: msgr, SigningSecret: c.signingSecret, TeamID: c.teamID, AppID: c.appID,
+		Log: log, Background: ctx}
 
 	mux := http.NewServeMux()
 	h.Routes(mux)
@@ -140,7 +158,7 @@ func runServe(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("SIGNOUTBOT_LISTEN %s: %w", c.listen, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(mux)
 	go func() { _ = srv.Serve(ln) }()
 	go app.RunScheduler(ctx, time.Second)
 	if c.appToken != "" {
@@ -160,16 +178,31 @@ func runServe(ctx context.Context, c serveConfig) error {
 	return nil
 }
 
-// checkDirectorySettings resolves the groups the settings name, so a typo stops start-up instead of surfacing
-// at the first request (when protection must work).
-func checkDirectorySettings(ctx context.Context, dir graph.Directory, protected []string, adminGroup string) error {
-	if _, err := scope.NewProtection(dir, protected).Set(ctx); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	if adminGroup != "" {
-		if _, err := dir.ResolveGroup(ctx, adminGroup); err != nil {
-			return fmt.Errorf("configuration: SIGNOUTBOT_ADMIN_GROUP: %w", err)
+// newHTTPServer bounds every phase of a connection, so slow or idle clients (anyone can reach the Slack
+// endpoints) cannot hold connections and goroutines open: headers within 10 s, the whole request within 30 s
+// (Slack's bodies are a few kilobytes, and it gives up on an answer after 3 s anyway), the answer within
+// 60 s, and a kept-alive connection closes after 2 minutes without a request.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+}
+
+// parseIdentities reads SIGNOUTBOT_IDENTITIES: "U012ABCDE=alice@contoso.com,U034FGHIJ=6f1c…" binds Slack
+// accounts to Entra users explicitly, for workspaces whose profile e-mails are not vouched for by SSO.
+func parseIdentities(s string) (map[string]string, error) {
+	m := map[string]string{}
+	var problems []error
+	for _, part := range list(s) {
+		id, ref, ok := strings.Cut(part, "=")
+		id, ref = strings.TrimSpace(id), strings.TrimSpace(ref)
+		switch {
+		case !ok || id == "" || ref == "":
+			problems = append(problems, fmt.Errorf("SIGNOUTBOT_IDENTITIES: %q is not chat-user-id=UPN-or-object-id", part))
+		case m[id] != "" && !strings.EqualFold(m[id], ref):
+			problems = append(problems, fmt.Errorf("SIGNOUTBOT_IDENTITIES: %s is mapped twice (%s and %s)", id, m[id], ref))
+		default:
+			m[id] = ref
 		}
 	}
-	return nil
+	return m, errors.Join(problems...)
 }

@@ -20,6 +20,7 @@ const (
 	graphDefaultScope = "https://graph.microsoft.com/.default"
 	graphAppIDScope   = "00000003-0000-0000-c000-000000000000/.default"
 	tokenLifetime     = 3599 * time.Second
+	tokenSkew         = 5 * time.Minute
 	jwtBearerType     = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 )
 
@@ -205,14 +206,17 @@ func (s *Server) issueAccessToken(appID string) (string, error) {
 	if _, err := rand.Read(uti[:]); err != nil {
 		return "", fmt.Errorf("token id: %w", err)
 	}
+	// Entra dates iat and nbf five minutes back to absorb clock skew; here that also keeps a token valid
+	// when a test moves the simulated clock back (SetClockOffset) after it was issued.
+	issued := now.Add(-tokenSkew)
 	claims := accessClaims{
 		TenantID: s.opts.TenantID, AppID: appID, OID: appObjectID, Roles: appRoles, IDType: "app", Version: "1.0",
 		Aud: graphAudience,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.tokenIssuer(),
 			Subject:   appObjectID,
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
+			IssuedAt:  jwt.NewNumericDate(issued),
+			NotBefore: jwt.NewNumericDate(issued),
 			ExpiresAt: jwt.NewNumericDate(now.Add(tokenLifetime)),
 			ID:        hex.EncodeToString(uti[:]),
 		},

@@ -22,7 +22,12 @@ type Options struct {
 	ReplicationDelay time.Duration // after a revoke, reads keep showing the old signInSessionsValidFromDateTime this long
 	Seed             int64         // generated names, IDs and fault randomness; default 1
 	Now              func() time.Time
-	Logger           *slog.Logger // default discards
+	// ClockOffset makes the simulated Graph's clock run this far ahead of Now (negative: behind), as a real
+	// tenant's clock can differ from the bot host's. Date headers, signInSessionsValidFromDateTime,
+	// innerError.date, token times and the sample's timestamps follow the shifted clock; throttling windows
+	// do not need to (they measure durations). See also Server.SetClockOffset.
+	ClockOffset time.Duration
+	Logger      *slog.Logger // default discards
 }
 
 // Defaults for Options.

@@ -15,6 +15,7 @@ type tokenLifetimePolicy struct {
 	DisplayName           string
 	Definition            []string
 	IsOrganizationDefault bool
+	AppliesTo             []string // object ids of the applications the policy is assigned to, in order
 }
 
 func (p *tokenLifetimePolicy) render() jsonObject {
@@ -35,7 +36,11 @@ const policiesSet = "policies/tokenLifetimePolicies"
 
 func (s *Server) resolvePolicies(req *apiRequest, rest []string) (endpoint, *apiResponse) {
 	ep := func(cost int, h func(*apiRequest) *apiResponse) (endpoint, *apiResponse) {
-		return endpoint{readCost: cost, handle: h}, nil
+		e := endpoint{readCost: cost, handle: h}
+		if req.method == http.MethodGet {
+			e.perm = PermPolicyRead
+		}
+		return e, nil
 	}
 	switch len(rest) {
 	case 0:
@@ -55,10 +60,38 @@ func (s *Server) resolvePolicies(req *apiRequest, rest []string) (endpoint, *api
 		case http.MethodDelete:
 			return ep(0, func(r *apiRequest) *apiResponse { return s.handleDeletePolicy(r, id) })
 		}
-	default:
+	case 2:
+		if rest[1] != "appliesTo" {
+			break
+		}
+		if req.method != http.MethodGet {
+			return endpoint{}, methodNotAllowed(req)
+		}
+		id := rest[0]
+		return ep(costList, func(r *apiRequest) *apiResponse { return s.handleAppliesTo(r, id) })
+	}
+	if len(rest) > 1 {
 		return endpoint{}, badRequest(req, fmt.Sprintf("Resource not found for the segment '%s'.", lastSegment(rest)))
 	}
 	return endpoint{}, methodNotAllowed(req)
+}
+
+// handleAppliesTo implements GET /policies/tokenLifetimePolicies/{id}/appliesTo: the applications the policy
+// is assigned to, as directoryObjects carrying their @odata.type.
+func (s *Server) handleAppliesTo(req *apiRequest, id string) *apiResponse {
+	s.dir.mu.RLock()
+	defer s.dir.mu.RUnlock()
+	p := s.dir.policies[strings.ToLower(id)]
+	if p == nil {
+		return notFound(req, id)
+	}
+	values := make([]jsonObject, 0, len(p.AppliesTo))
+	for _, appID := range p.AppliesTo {
+		if app := s.dir.apps[strings.ToLower(appID)]; app != nil {
+			values = append(values, app.render())
+		}
+	}
+	return newJSONResponse(http.StatusOK, jsonObject{{"@odata.context", metadataBase + "directoryObjects"}, {"value", values}})
 }
 
 func (s *Server) handleListPolicies(req *apiRequest) *apiResponse {
@@ -172,6 +205,21 @@ func (s *Server) handleDeletePolicy(req *apiRequest, id string) *apiResponse {
 	return newEmptyResponse(http.StatusNoContent)
 }
 
+// AddTokenLifetimePolicy creates a policy that is not the organization default, with the given
+// AccessTokenLifetime, and returns its id. It applies to nothing until assigned (AssignPolicy). Like
+// SetOrganizationDefaultPolicy it accepts any lifetime.
+func (s *Server) AddTokenLifetimePolicy(displayName string, d time.Duration) string {
+	s.dir.mu.Lock()
+	defer s.dir.mu.Unlock()
+	id := s.dir.newIDLocked()
+	s.dir.policies[id] = &tokenLifetimePolicy{ID: id, DisplayName: displayName, Definition: []string{lifetimeDefinition(d)}}
+	return id
+}
+
+func lifetimeDefinition(d time.Duration) string {
+	return fmt.Sprintf(`{"TokenLifetimePolicy":{"Version":1,"AccessTokenLifetime":"%s"}}`, formatTimeSpan(d))
+}
+
 // SetOrganizationDefaultAccessTokenLifetime creates or updates the
 // organization-default token lifetime policy (test hook).
 func (s *Server) SetOrganizationDefaultAccessTokenLifetime(d time.Duration) {
@@ -182,7 +230,7 @@ func (s *Server) SetOrganizationDefaultAccessTokenLifetime(d time.Duration) {
 // which the bot shows as the lifetime's source. Unlike Entra ID it accepts lifetimes under 10 minutes, so a demo
 // can compress time.
 func (s *Server) SetOrganizationDefaultPolicy(displayName string, d time.Duration) {
-	def := fmt.Sprintf(`{"TokenLifetimePolicy":{"Version":1,"AccessTokenLifetime":"%s"}}`, formatTimeSpan(d))
+	def := lifetimeDefinition(d)
 	s.dir.mu.Lock()
 	defer s.dir.mu.Unlock()
 	for _, p := range s.dir.policies {

@@ -72,23 +72,28 @@ func writeAPIResponse(w http.ResponseWriter, resp *apiResponse) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	now    func() time.Time // the simulated Graph's clock
 }
 
+// WriteHeader stamps Date when the answer is written, as a real server does, on the simulated Graph's clock:
+// net/http's automatic Date would carry the host's time, and clients estimate Graph's clock from this header.
 func (r *statusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+		r.Header().Set("Date", r.now().UTC().Format(http.TimeFormat))
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK) // an implicit header would miss the Date stamp
 	}
 	return r.ResponseWriter.Write(b)
 }
 
-// serveHTTP is the top-level handler: common headers, latency, then routing.
+// serveHTTP is the top-level handler: common headers, latency, then routing. Every answer goes through the
+// statusRecorder, which stamps Date on the simulated clock.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newRequestID()
@@ -101,7 +106,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h["client-request-id"] = []string{clientReqID}
 	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 	h.Set("x-ms-ags-diagnostic", `{"ServerInfo":{"DataCenter":"Simulated","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"graphtest"}}`)
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &statusRecorder{ResponseWriter: w, now: s.now}
 
 	if d := s.currentLatency(); d > 0 {
 		t := time.NewTimer(d)
@@ -239,6 +244,8 @@ type endpoint struct {
 	write     bool
 	readCost  int    // resource units charged against the read bucket
 	revokeKey string // user id/UPN of a revoke, for fault injection
+	readKey   string // user id/UPN of a single-user read, for FailReads
+	perm      string // permission the call needs that DenyPermission can take away
 	handle    func(*apiRequest) *apiResponse
 }
 
@@ -247,6 +254,14 @@ func (s *Server) serveGraph(req *apiRequest) *apiResponse {
 	ep, errResp := s.resolve(req)
 	if errResp != nil {
 		return errResp
+	}
+	if s.permissionDenied(ep.perm) {
+		return forbidden(req)
+	}
+	if ep.readKey != "" {
+		if f, ok := s.takeReadFault(ep.readKey); ok {
+			return faultResponse(req, f.status, f.retryAfter)
+		}
 	}
 	if ep.revokeKey != "" {
 		if f, ok := s.takeInjectedFault(ep.revokeKey); ok {
@@ -296,12 +311,14 @@ func (s *Server) resolve(req *apiRequest) (endpoint, *apiResponse) {
 		case len(seg) == 2 && seg[1] == "$count":
 			return get(costList, s.handleCountUsers)
 		case len(seg) == 2:
-			return get(costGetOne, func(r *apiRequest) *apiResponse { return s.handleGetUser(r, seg[1]) })
+			ep, errResp := get(costGetOne, func(r *apiRequest) *apiResponse { return s.handleGetUser(r, seg[1]) })
+			ep.readKey = seg[1]
+			return ep, errResp
 		case len(seg) == 3 && seg[2] == "revokeSignInSessions":
 			if req.method != http.MethodPost {
 				return endpoint{}, methodNotAllowed(req)
 			}
-			return endpoint{write: true, revokeKey: seg[1],
+			return endpoint{write: true, revokeKey: seg[1], perm: PermRevokeSessions,
 				handle: func(r *apiRequest) *apiResponse { return s.handleRevoke(r, seg[1]) }}, nil
 		}
 	case "groups":
@@ -324,6 +341,10 @@ func (s *Server) resolve(req *apiRequest) (endpoint, *apiResponse) {
 	case "policies":
 		if len(seg) >= 2 && seg[1] == "tokenLifetimePolicies" {
 			return s.resolvePolicies(req, seg[2:])
+		}
+	case "applications":
+		if len(seg) >= 2 {
+			return s.resolveApplications(req, seg[1], seg[2:])
 		}
 	case "$batch":
 		return endpoint{}, badRequest(req, "Nested $batch requests are not supported.")

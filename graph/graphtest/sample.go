@@ -88,7 +88,7 @@ func buildSampleTenant(d *directory, opts Options) {
 	defer d.mu.Unlock()
 
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x7465_6e61_6e74))
-	now := opts.Now().UTC()
+	now := opts.Now().Add(opts.ClockOffset).UTC() // on the simulated Graph's clock, like every timestamp it hands out
 	// Initial session-validity times lie 1-30 days in the past, whole seconds.
 	pastTime := func() time.Time {
 		back := time.Duration(1+rng.IntN(30))*24*time.Hour + time.Duration(rng.IntN(86400))*time.Second

@@ -134,6 +134,7 @@ var userType = newEntityType("microsoft.graph.user", "User", []property{
 	strProp("id", true, true, func(o any) string { return asUser(o).ID }),
 	boolProp("accountEnabled", true, false, func(o any) bool { return asUser(o).AccountEnabled }),
 	strProp("userType", true, false, func(o any) string { return asUser(o).UserType }),
+	strProp("externalUserState", true, false, func(o any) string { return asUser(o).ExternalUserState }),
 	listProp("proxyAddresses", true, false, func(o any) []string { return asUser(o).ProxyAddresses }),
 	{name: "signInSessionsValidFromDateTime", kind: kindString, filterable: false,
 		get: func(o any, rc readCtx) value {

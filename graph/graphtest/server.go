@@ -18,14 +18,17 @@ import (
 // Server is a simulated Entra tenant with a Microsoft Graph v1.0 front end.
 // All methods are safe for concurrent use.
 type Server struct {
-	opts       Options // immutable after New except the fields guarded by cfgMu
-	now        func() time.Time
-	dir        *directory
-	throttle   *throttler
-	faults     *faultInjector
-	stats      counters
-	signingKey []byte
-	handler    http.Handler
+	opts Options          // immutable after New except the fields guarded by cfgMu
+	now  func() time.Time // the simulated Graph's clock: opts.Now shifted by clockOffset
+	// clockOffset (nanoseconds) is atomic because every request reads it and a test may change it mid-run.
+	clockOffset atomic.Int64
+	dir         *directory
+	throttle    *throttler
+	faults      *faultInjector
+	perms       permissions
+	stats       counters
+	signingKey  []byte
+	handler     http.Handler
 
 	cfgMu     sync.Mutex
 	latency   time.Duration
@@ -56,7 +59,6 @@ func New(opts Options) *Server {
 	}
 	s := &Server{
 		opts:       opts,
-		now:        opts.Now,
 		dir:        newDirectory(opts.Seed),
 		faults:     newFaultInjector(),
 		signingKey: key,
@@ -65,6 +67,9 @@ func New(opts Options) *Server {
 		faultRand:  mrand(opts.Seed),
 		closed:     make(chan struct{}),
 	}
+	s.perms.denied, s.perms.readFails = map[string]bool{}, map[string]*injectedFault{}
+	s.clockOffset.Store(int64(opts.ClockOffset))
+	s.now = func() time.Time { return opts.Now().Add(time.Duration(s.clockOffset.Load())) }
 	s.throttle = newThrottler(opts.Now,
 		bucketConfig{capacity: opts.ReadBudget, window: opts.ReadWindow},
 		bucketConfig{capacity: opts.WriteBudget, window: opts.WriteWindow})
@@ -245,6 +250,18 @@ func (s *Server) SetReadBudget(n int, window time.Duration) {
 	}
 	s.throttle.setConfig(readBucket, bucketConfig{capacity: n, window: window})
 }
+
+// SetClockOffset makes the simulated Graph's clock run d ahead of the host's (Options.Now; negative d:
+// behind) from now on: Date headers, the signInSessionsValidFromDateTime a revoke writes, innerError.date and
+// token times follow it. Real tenants' clocks differ from a bot host's by seconds or more, and a bot that
+// compares Graph's timestamps with its own clock must be caught out by it in tests.
+func (s *Server) SetClockOffset(d time.Duration) { s.clockOffset.Store(int64(d)) }
+
+// ClockOffset is the current offset set by SetClockOffset or Options.ClockOffset.
+func (s *Server) ClockOffset() time.Duration { return time.Duration(s.clockOffset.Load()) }
+
+// Now is the time on the simulated Graph's clock (Options.Now plus the clock offset).
+func (s *Server) Now() time.Time { return s.now() }
 
 // SetFaultRate changes the probability of random 503s.
 func (s *Server) SetFaultRate(p float64) {

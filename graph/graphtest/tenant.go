@@ -13,11 +13,14 @@ import (
 // is the authoritative (already replicated) value; HTTP reads may lag behind
 // it by Options.ReplicationDelay.
 type User struct {
-	ID                      string
-	UserPrincipalName       string
-	DisplayName             string
-	Mail                    string
-	UserType                string // "Member" | "Guest"
+	ID                string
+	UserPrincipalName string
+	DisplayName       string
+	Mail              string
+	UserType          string // "Member" | "Guest"
+	// ExternalUserState is set for B2B users ("PendingAcceptance" or "Accepted"), whatever their UserType:
+	// an external member has UserType "Member", an #EXT# UPN and this set.
+	ExternalUserState       string
 	AccountEnabled          bool
 	ProxyAddresses          []string
 	SignInSessionsValidFrom time.Time
@@ -60,7 +63,7 @@ type device struct {
 // Revocation records one accepted revokeSignInSessions call.
 type Revocation struct {
 	UserID string
-	At     time.Time
+	At     time.Time // on the simulated Graph's clock (see SetClockOffset), not truncated
 	AppID  string
 }
 
@@ -89,6 +92,7 @@ type directory struct {
 	groups      map[string]*Group      // by lower-case id
 	devices     map[string]*device     // by lower-case id
 	policies    map[string]*tokenLifetimePolicy
+	apps        map[string]*application // by lower-case object id
 	revocations []Revocation
 	idRand      *rand.Rand // seeded, so generated IDs repeat between runs
 }
@@ -100,6 +104,7 @@ func newDirectory(seed int64) *directory {
 		groups:   map[string]*Group{},
 		devices:  map[string]*device{},
 		policies: map[string]*tokenLifetimePolicy{},
+		apps:     map[string]*application{},
 		idRand:   rand.New(rand.NewPCG(uint64(seed), 0x5167_6e6f_7574)),
 	}
 }

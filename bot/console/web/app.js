@@ -10,13 +10,22 @@ function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 // The bot's markup: *bold*, _italic_, `code`, and :emoji: names. Escaped first, so names can't inject HTML.
-const emoji = { white_check_mark: "✅", x: "❌", hourglass: "⏳", lock: "🔒", no_entry: "⛔", warning: "⚠️", grey_question: "❔" };
+// User text arrives as a literal (U+E000 … U+E001) and a person as a mention (U+E002 platform␟id␟name U+E003):
+// both stand aside as placeholders while the markup is applied, so a name or reason can never restyle the card.
+const emoji = { white_check_mark: "✅", x: "❌", hourglass: "⏳", lock: "🔒", no_entry: "⛔", warning: "⚠️", grey_question: "❔",
+  shield: "🛡️", information_source: "ℹ️", mag: "🔍" };
 function markup(s) {
-  return esc(s)
+  const kept = [];
+  const held = String(s).replace(/\ue000([^\ue001]*)\ue001|\ue002([^\ue003]*)\ue003/g, (m, lit, mention) => {
+    kept.push(lit !== undefined ? esc(lit) : "<strong>@" + esc((mention.split("\x1f")[2] || "")) + "</strong>");
+    return "\ue010" + (kept.length - 1) + "\ue011";
+  });
+  return esc(held)
     .replace(/`([^`]+)`/g, "<code>$1</code>")
     .replace(/\*([^*\n]+)\*/g, "<strong>$1</strong>")
     .replace(/(^|[\s(])_([^_\n]+)_/g, "$1<em>$2</em>")
-    .replace(/:([a-z_]+):/g, (m, n) => emoji[n] || m);
+    .replace(/:([a-z_]+):/g, (m, n) => emoji[n] || m)
+    .replace(/\ue010(\d+)\ue011/g, (m, i) => kept[Number(i)]);
 }
 
 // Times in the chosen person's time zone (as Slack's users.info tz would give it) with UTC beside it; the date

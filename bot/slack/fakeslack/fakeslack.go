@@ -76,6 +76,7 @@ type Server struct {
 	threadLeft int             // thread replies still accepted before fatal_error (-1: no limit)
 	groups     map[string][]string
 	calls      map[string]int
+	delay      time.Duration // how long every Web API answer is held back
 }
 
 // New starts a fake Slack that accepts token.
@@ -129,6 +130,14 @@ func (s *Server) AllowThreadReplies(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.threadLeft = n
+}
+
+// SetDelay holds back every Web API answer by d (0: answer at once), as an overloaded Slack or a stuck proxy
+// would. A client that gives up earlier ends the wait; the call is counted either way.
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // SetUserGroup sets a user group's members.
@@ -216,7 +225,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.calls[method]++
+	delay := s.delay
 	s.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			// The client gave up: stop here, so that Close need not wait out the delay.
+			t.Stop()
+			return
+		}
+	}
 	if tok != s.Token {
 		reply(w, map[string]any{"ok": false, "error": "invalid_auth"})
 		return

@@ -1,0 +1,103 @@
+package bot
+
+import (
+	"context"
+	"time"
+
+	"github.com/signoutbot/signoutbot/revocation"
+)
+
+// cardState is one request's card editor: running and dirty (guarded by App.mu) fold every change that arrives
+// during an edit into one more edit, and last spaces edits out.
+type cardState struct {
+	running, dirty bool
+	last           time.Time
+}
+
+// chatContext bounds one call to a chat platform: a slow chat API must never hold up the caller for long.
+func (a *App) chatContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := a.ChatTimeout
+	if d <= 0 {
+		d = 20 * time.Second
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
+
+// Notify turns runner notices into card edits and thread replies. Both happen in the background, so Graph work
+// never waits for chat. The replies are rendered from the audit log, not from the notice (see flushThread), so
+// nothing the runner stored is lost if this process dies first.
+func (a *App) Notify(ctx context.Context, n revocation.Notice) {
+	a.refresh(ctx, n.RequestID)
+	if n.Kind != revocation.NoticeProgress && n.Kind != revocation.NoticeStarted {
+		a.kickThread(context.WithoutCancel(ctx), n.RequestID)
+	}
+}
+
+// refresh re-renders a request's card from the store and edits it in place, in the background. Chat platforms
+// rate-limit edits, so edits of one card are at least MinEditInterval apart and changes that arrive meanwhile
+// are folded into one trailing edit showing the latest state.
+func (a *App) refresh(ctx context.Context, id string) {
+	a.mu.Lock()
+	if a.cards == nil {
+		a.cards = make(map[string]*cardState)
+	}
+	st, ok := a.cards[id]
+	if !ok {
+		st = new(cardState)
+		a.cards[id] = st
+	}
+	if st.running {
+		st.dirty = true
+		a.mu.Unlock()
+		return
+	}
+	st.running = true
+	a.mu.Unlock()
+	go func() {
+		ctx := context.WithoutCancel(ctx)
+		for {
+			a.mu.Lock()
+			wait := a.MinEditInterval - time.Since(st.last)
+			a.mu.Unlock()
+			if wait > 0 {
+				time.Sleep(wait)
+			}
+			a.mu.Lock()
+			st.dirty = false
+			st.last = time.Now()
+			a.mu.Unlock()
+			a.editCard(ctx, id)
+			a.mu.Lock()
+			if !st.dirty {
+				st.running = false
+				a.mu.Unlock()
+				return
+			}
+			a.mu.Unlock()
+		}
+	}()
+}
+
+// editCard renders the stored state of a request onto its card.
+func (a *App) editCard(ctx context.Context, id string) {
+	req, err := a.Store.GetRequest(ctx, id)
+	if err != nil {
+		a.Log.Error("refresh", "request", id, "err", err)
+		return
+	}
+	m, ok := a.messenger(req.Message.Platform)
+	if !ok || req.Message.ID == "" {
+		return
+	}
+	targets, err := a.Store.Targets(ctx, id)
+	if err != nil {
+		a.Log.Error("refresh targets", "request", id, "err", err)
+		return
+	}
+	msg := a.render(ctx, req, targets)
+	cctx, cancel := a.chatContext(ctx)
+	defer cancel()
+	if err := m.Update(cctx, req.Message, msg); err != nil {
+		a.Log.Warn("update message", "request", id, "err", err)
+	}
+}

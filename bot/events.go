@@ -1,0 +1,229 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/signoutbot/signoutbot/approvals"
+	"github.com/signoutbot/signoutbot/commands"
+	"github.com/signoutbot/signoutbot/graph"
+	"github.com/signoutbot/signoutbot/scope"
+	"github.com/signoutbot/signoutbot/store"
+)
+
+// principal says who actor is for the approval rules: whether they are an admin, and the Entra user behind the
+// chat account (actor.Entra), which is what four-eyes compares.
+func (a *App) principal(ctx context.Context, actor store.Actor) (approvals.Principal, error) {
+	u, idErr := a.Identities.Resolve(ctx, actor)
+	if idErr == nil {
+		actor.Entra = u.ID
+	} else if !errors.Is(idErr, ErrNoIdentity) {
+		return approvals.Principal{Actor: actor}, fmt.Errorf("checking who you are in Entra ID failed: %w", idErr)
+	}
+	ok, err := a.Admins.IsAdmin(ctx, actor)
+	if err != nil {
+		return approvals.Principal{Actor: actor}, fmt.Errorf("checking whether you are a sign-out admin failed: %w", err)
+	}
+	if ok && idErr != nil {
+		// An admin whom the rules cannot tell apart from other admins cannot take part; say exactly why.
+		return approvals.Principal{Actor: actor}, &approvals.Refusal{Reason: fmt.Sprintf("I could not link your chat account to a "+
+			"Microsoft Entra user (%s), and two-person approval compares Entra users, so I cannot accept this. Ask whoever runs "+
+			"signoutbot to map your account in SIGNOUTBOT_IDENTITIES.", strings.TrimPrefix(idErr.Error(), ErrNoIdentity.Error()+": "))}
+	}
+	return approvals.Principal{Actor: actor, Admin: ok}, nil
+}
+
+func (a *App) respond(ctx context.Context, respond func(context.Context, Message) error, text string) {
+	if respond == nil {
+		return
+	}
+	ctx, cancel := a.chatContext(ctx)
+	defer cancel()
+	if err := respond(ctx, Message{Text: text, Blocks: []Block{{Kind: BlockSection, Text: text}}}); err != nil {
+		a.Log.Warn("respond", "err", err)
+	}
+}
+
+// refused tells the actor no and writes the refusal to the audit log; nothing else changes.
+func (a *App) refused(ctx context.Context, respond func(context.Context, Message) error, actor store.Actor, requestID string, err error) {
+	var ref *approvals.Refusal
+	if errors.As(err, &ref) {
+		_ = a.Store.AppendEvent(ctx, store.Event{At: a.now(), RequestID: requestID, Actor: actor, Type: "refused", Detail: ref.Reason})
+		a.respond(ctx, respond, ":no_entry: "+ref.Reason)
+		return
+	}
+	a.Log.Error("request failed", "request", requestID, "err", err)
+	a.respond(ctx, respond, ":warning: "+err.Error())
+}
+
+// HandleCommand runs one /signout command. Adapters call it after acknowledging the platform.
+func (a *App) HandleCommand(ctx context.Context, ev CommandEvent) {
+	if ev.DeliveryID != "" {
+		first, err := a.Store.SeenDelivery(ctx, ev.Actor.Platform+":cmd:"+ev.DeliveryID, a.now())
+		if err != nil {
+			a.refused(ctx, ev.Respond, ev.Actor, "", err)
+			return
+		}
+		if !first {
+			a.Log.Info("duplicate command delivery ignored", "delivery", ev.DeliveryID)
+			return
+		}
+	}
+	cmd, err := commands.Parse(ev.Text)
+	if err != nil {
+		a.respond(ctx, ev.Respond, ":grey_question: "+err.Error())
+		return
+	}
+	if cmd.Kind == commands.KindHelp {
+		a.respond(ctx, ev.Respond, commands.Help(cmd.Topic))
+		return
+	}
+	p, err := a.principal(ctx, ev.Actor)
+	if err != nil {
+		a.refused(ctx, ev.Respond, ev.Actor, "", err)
+		return
+	}
+	switch cmd.Kind {
+	case commands.KindStatus:
+		if err := approvals.Authorize(p, approvals.ActStatus, nil, a.now()); err != nil {
+			a.refused(ctx, ev.Respond, p.Actor, "", err)
+			return
+		}
+		a.status(ctx, ev, cmd.Target)
+	case commands.KindCancel:
+		a.cancel(ctx, ev, p, strings.ToUpper(cmd.RequestID))
+	default:
+		if err := approvals.Authorize(p, approvals.ActRequest, nil, a.now()); err != nil {
+			a.refused(ctx, ev.Respond, p.Actor, "", err)
+			return
+		}
+		ev.Actor = p.Actor // with the Entra user: the requester is compared with approvers by it
+		a.request(ctx, ev, cmd)
+	}
+}
+
+// request resolves the scope, stores the request and posts the approval card.
+func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command) {
+	sc, err := scope.Resolve(ctx, a.Dir, a.Protection, cmd)
+	if err != nil {
+		var amb *graph.AmbiguousError
+		switch {
+		case errors.Is(err, scope.ErrProtection):
+			a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("%w. Nothing was requested; ask whoever runs signoutbot to fix the setting", err))
+		case errors.As(err, &amb), errors.Is(err, graph.ErrNotFound):
+			a.respond(ctx, ev.Respond, ":grey_question: "+err.Error()+". Nothing was requested.")
+		default:
+			a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("could not resolve who is in scope, nothing was requested: %w", err))
+		}
+		return
+	}
+	pending, _ := sc.Counts()
+	if pending == 0 {
+		a.respond(ctx, ev.Respond, noTargetsText(sc))
+		return
+	}
+	now := a.now()
+	pol := a.Policy.WithDefaults()
+	req := store.Request{
+		ID:                newRequestID(),
+		Status:            store.StatusPending,
+		Requester:         ev.Actor,
+		Reason:            cmd.Reason,
+		ScopeKind:         sc.Kind,
+		ScopeText:         sc.Text,
+		Command:           "/signout " + cmd.String(),
+		RequiredApprovals: pol.RequiredApprovals(pending),
+		CreatedAt:         now,
+		ExpiresAt:         now.Add(pol.Expiry),
+		Conversation:      ev.Conversation,
+	}
+	targets := make([]store.Target, len(sc.Targets))
+	for i, t := range sc.Targets {
+		t.RequestID, t.UpdatedAt = req.ID, now
+		targets[i] = t
+	}
+	dedup := ""
+	if ev.DeliveryID != "" {
+		dedup = ev.Actor.Platform + ":" + ev.DeliveryID
+	}
+	for attempt := 0; ; attempt++ {
+		var created store.Request
+		created, err = a.Store.CreateRequest(ctx, req, targets, dedup)
+		if !errors.Is(err, store.ErrConflict) || attempt == 3 {
+			req = created
+			break
+		}
+		// The random id is taken (about one in a billion): draw another.
+		req.ID = newRequestID()
+		for i := range targets {
+			targets[i].RequestID = req.ID
+		}
+	}
+	if errors.Is(err, store.ErrDuplicate) {
+		return
+	}
+	if err != nil {
+		a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("could not save the request, nothing was requested: %w", err))
+		return
+	}
+	if err := a.Store.SetTimer(ctx, store.Timer{Kind: TimerExpire, RequestID: req.ID, Due: req.ExpiresAt}); err != nil {
+		a.Log.Error("set expiry timer", "request", req.ID, "err", err)
+	}
+	a.postCard(ctx, ev.Respond, req, targets)
+}
+
+// postCard posts the request's message, remembers where, and starts its thread (the full scope list when the
+// card shows only a sample).
+func (a *App) postCard(ctx context.Context, respond func(context.Context, Message) error, req store.Request, targets []store.Target) {
+	m, ok := a.messenger(req.Conversation.Platform)
+	if !ok {
+		a.withdraw(ctx, respond, req, fmt.Errorf("no chat adapter for platform %q", req.Conversation.Platform))
+		return
+	}
+	cctx, cancel := a.chatContext(ctx)
+	ref, err := m.Post(cctx, req.Conversation, a.render(ctx, req, targets))
+	cancel()
+	if err != nil {
+		a.withdraw(ctx, respond, req, err)
+		return
+	}
+	_, err = store.Modify(ctx, a.Store, req.ID, func(r store.Request) (store.Request, []store.Event, error) {
+		r.Message = ref
+		return r, nil, nil
+	})
+	if err != nil {
+		a.Log.Error("save message reference", "request", req.ID, "err", err)
+		return
+	}
+	a.flushThread(ctx, req.ID) // the full scope list, when the card shows a sample
+}
+
+// HandleAction runs a button click.
+func (a *App) HandleAction(ctx context.Context, ev ActionEvent) {
+	if ev.DeliveryID != "" {
+		first, err := a.Store.SeenDelivery(ctx, ev.Actor.Platform+":act:"+ev.DeliveryID, a.now())
+		if err != nil || !first {
+			return
+		}
+	}
+	req, err := a.Store.GetRequest(ctx, ev.Value)
+	if err != nil {
+		a.respond(ctx, ev.Respond, fmt.Sprintf(":grey_question: Request %q was not found.", ev.Value))
+		return
+	}
+	p, err := a.principal(ctx, ev.Actor)
+	if err != nil {
+		a.refused(ctx, ev.Respond, ev.Actor, req.ID, err)
+		return
+	}
+	switch ev.ActionID {
+	case "approve":
+		a.approve(ctx, ev.Respond, p, req)
+	case "deny":
+		a.decide(ctx, ev.Respond, p, req.ID, approvals.ActDeny)
+	default:
+		a.respond(ctx, ev.Respond, "Unknown button "+ev.ActionID)
+	}
+}
