@@ -65,6 +65,8 @@ type envOpts struct {
 	adminIDs   []string
 	userGroups []string
 	adminGroup string
+	// identities maps Slack user ids to Entra UPNs or object ids (SIGNOUTBOT_IDENTITIES).
+	identities map[string]string
 	// teamID and appID configure the handler's workspace and app checks (SLACK_TEAM_ID, SLACK_APP_ID).
 	teamID, appID string
 	// setup runs against the tenant and Slack before the bot starts.
@@ -138,7 +140,7 @@ func (e *env) start(o envOpts) {
 		t.Fatal(err)
 	}
 	app, err := bot.NewApp(ctx, bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass},
-		AdminIDs: o.adminIDs, AdminUserGroups: o.userGroups, AdminEntraGroup: o.adminGroup, Policy: o.policy,
+		AdminIDs: o.adminIDs, AdminUserGroups: o.userGroups, AdminEntraGroup: o.adminGroup, Identities: o.identities, Policy: o.policy,
 		VerifyBackoff: []time.Duration{100 * time.Millisecond}, MinEditInterval: time.Millisecond, Owner: fmt.Sprintf("test-%p", ctx),
 		ThreadRetry: o.threadRetry})
 	if err != nil {

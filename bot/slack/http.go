@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/slack-go/slack"
@@ -105,8 +106,9 @@ func (h *Handler) commands(w http.ResponseWriter, r *http.Request) {
 	ev := h.commandEvent(cmd)
 	w.Header().Set("Content-Type", "application/json")
 	// The typed text is shown in a code span; as a literal it cannot close the span and format the rest.
+	// Slack sends it with &, < and > escaped, which the literal would escape a second time.
 	_ = json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral",
-		"text": "Working on `" + mrkdwnText(bot.Literal(cmd.Command+" "+cmd.Text)) + "`…"})
+		"text": "Working on `" + mrkdwnText(bot.Literal(cmd.Command+" "+unescape.Replace(cmd.Text))) + "`…"})
 	h.background(func(ctx context.Context) { h.App.HandleCommand(ctx, ev) })
 }
 
@@ -156,6 +158,9 @@ func (h *Handler) actionEvents(cb slack.InteractionCallback) []bot.ActionEvent {
 	}
 	return out
 }
+
+// unescape undoes Slack's escaping of what users type (the only entities Slack writes).
+var unescape = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
 
 // checkOrigin refuses a command or interaction from another workspace or Slack app than the configured ones.
 func (h *Handler) checkOrigin(teamID, appID string) error {

@@ -49,7 +49,7 @@ func TestOversizedBodyRefused(t *testing.T) {
 func TestWebAPICallTimesOut(t *testing.T) {
 	fs := fakeslack.New(token)
 	t.Cleanup(fs.Close)
-	fs.SetDelay(time.Minute)
+	fs.SetDelay(10 * time.Second)
 	m := slackbot.NewMessenger(token, fs.APIURL(), slackbot.WithAPITimeout(200*time.Millisecond))
 	// No deadline on the context: only the client's timeout can end the call.
 	_, err := m.Post(context.Background(), store.MessageRef{Platform: slackbot.Platform, Channel: channel}, bot.Message{Text: "hello"})

@@ -2,8 +2,11 @@ package slack_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signoutbot/signoutbot/bot"
 	slackbot "github.com/signoutbot/signoutbot/bot/slack"
@@ -99,15 +102,20 @@ func TestUserTextCannotRestyleOrInject(t *testing.T) {
 	}
 	got := postOne(t, msg)
 
-	all := got.Text
+	// plain_text (the header) is never parsed for markup, so it is checked separately below; everything else
+	// Slack reads as mrkdwn.
+	all, marked := got.Text, got.Text
 	for _, o := range textObjects(got.Blocks) {
 		all += "\n" + o["text"].(string)
+		if o["type"] == "mrkdwn" {
+			marked += "\n" + o["text"].(string)
+		}
 	}
 	if strings.ContainsAny(all, "\ue000\ue001\ue002\ue003\x1f") {
 		t.Errorf("markup delimiters reached Slack: %q", all)
 	}
 	// The only Slack markup allowed is the one real mention.
-	if rest := strings.ReplaceAll(all, "<@U123>", ""); strings.Contains(rest, "<") {
+	if rest := strings.ReplaceAll(marked, "<@U123>", ""); strings.Contains(rest, "<") {
 		t.Errorf("Slack markup (link, mention or <!channel>) from user text: %s", rest)
 	}
 
@@ -175,5 +183,26 @@ func TestBrokenDelimitersStayLiteral(t *testing.T) {
 	lit := strings.TrimPrefix(text, "*Reason* ")
 	if visible.Replace(lit) != "*all* <!here>" || len(activeMarks(lit)) > 0 || strings.Contains(lit, "<") {
 		t.Errorf("unclosed literal rendered as %q", text)
+	}
+}
+
+// The immediate "Working on …" answer echoes the typed command inside a code span: the text must neither
+// close the span nor reach Slack as markup, and Slack's own escaping must not show twice.
+func TestAckEchoesCommandAsTyped(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	// What Slack sends for: help `x` *y* <!channel> R&D
+	body := slashBody(alice, "help `x` *y* &lt;!channel&gt; R&amp;D", e.nextTrigger())
+	ts := time.Now().Unix()
+	code, resp := e.postSigned("/slack/commands", body, ts, sign(ts, body))
+	e.handler.Wait()
+	if code != http.StatusOK {
+		t.Fatalf("slash command: %d %s", code, resp)
+	}
+	var ack struct{ Text string }
+	if err := json.Unmarshal([]byte(resp), &ack); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Working on `/signout help \u02cbx\u02cb \u2217y\u2217 &lt;!channel&gt; R&amp;D`…"; ack.Text != want {
+		t.Errorf("ack = %q\nwant  %q", ack.Text, want)
 	}
 }

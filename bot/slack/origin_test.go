@@ -122,7 +122,7 @@ func TestWrongWorkspaceIgnoredOverSocketMode(t *testing.T) {
 	}
 	slash := func(teamID, user, text string) map[string]any {
 		return map[string]any{"command": "/signout", "text": text, "user_id": user, "user_name": strings.ToLower(user[1:]),
-			"channel_id": channel, "trigger_id": "sm." + teamID + text, "team_id": teamID, "api_app_id": app}
+			"channel_id": channel, "trigger_id": "sm." + teamID + user + text, "team_id": teamID, "api_app_id": app}
 	}
 	// Envelopes are handled in order, so once the help that follows has been answered, the refused command
 	// has been handled too; Wait then covers any work it might wrongly have started.

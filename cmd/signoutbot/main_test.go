@@ -103,6 +103,18 @@ func TestServeRefusesBadConfigurationNamingTheSetting(t *testing.T) {
 		{"protected group that does not exist", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
 			"SIGNOUTBOT_ADMINS": "U1", "SIGNOUTBOT_PROTECTED": "Brake Glass", "SIGNOUTBOT_GRAPH_URL": "$TENANT", "SIGNOUTBOT_GRAPH_CA": "$CA"},
 			[]string{"SIGNOUTBOT_PROTECTED", "Brake Glass"}},
+		{"protected user that does not exist (a typo protects nobody)", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+			"SIGNOUTBOT_ADMINS": "U1", "SIGNOUTBOT_PROTECTED": "brakeglass@contoso.com", "SIGNOUTBOT_GRAPH_URL": "$TENANT", "SIGNOUTBOT_GRAPH_CA": "$CA"},
+			[]string{"SIGNOUTBOT_PROTECTED", "brakeglass@contoso.com"}},
+		{"ambiguous protected group", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+			"SIGNOUTBOT_ADMINS": "U1", "SIGNOUTBOT_PROTECTED": "Sales", "SIGNOUTBOT_GRAPH_URL": "$TENANT", "SIGNOUTBOT_GRAPH_CA": "$CA"},
+			[]string{"SIGNOUTBOT_PROTECTED", "2 groups are named"}},
+		{"ambiguous admin group", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+			"SIGNOUTBOT_ADMINS": "U1", "SIGNOUTBOT_ADMIN_GROUP": "Sales", "SIGNOUTBOT_GRAPH_URL": "$TENANT", "SIGNOUTBOT_GRAPH_CA": "$CA"},
+			[]string{"SIGNOUTBOT_ADMIN_GROUP", "2 groups are named"}},
+		{"bad identity mapping", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+			"SIGNOUTBOT_ADMINS": "U1", "SIGNOUTBOT_IDENTITIES": "U1", "SIGNOUTBOT_GRAPH_URL": "$TENANT", "SIGNOUTBOT_GRAPH_CA": "$CA"},
+			[]string{"SIGNOUTBOT_IDENTITIES"}},
 		{"bad app token", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-wrong", "SIGNOUTBOT_ADMINS": "U1"},
 			[]string{"SLACK_APP_TOKEN"}},
 	}
@@ -134,7 +146,7 @@ func TestServeRefusesBadConfigurationNamingTheSetting(t *testing.T) {
 	}
 }
 
-var allSettings = []string{"SIGNOUTBOT_LISTEN", "SIGNOUTBOT_DB", "SIGNOUTBOT_ADMINS", "SIGNOUTBOT_ADMIN_GROUP", "SIGNOUTBOT_PROTECTED",
+var allSettings = []string{"SIGNOUTBOT_IDENTITIES", "SIGNOUTBOT_LISTEN", "SIGNOUTBOT_DB", "SIGNOUTBOT_ADMINS", "SIGNOUTBOT_ADMIN_GROUP", "SIGNOUTBOT_PROTECTED",
 	"SIGNOUTBOT_GRAPH_URL", "SIGNOUTBOT_GRAPH_CA", "SIGNOUTBOT_CREDENTIAL", "SIGNOUTBOT_QUORUM_ABOVE", "SIGNOUTBOT_EXPIRY",
 	"SIGNOUTBOT_TOKEN_LIFETIME", "SIGNOUTBOT_WRITE_RATE", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_API_URL",
 	"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_FEDERATED_TOKEN_FILE",
@@ -160,6 +172,8 @@ func TestServeAgainstSimulatedTenantAndFakeSlack(t *testing.T) {
 		"SIGNOUTBOT_LISTEN": addr, "SIGNOUTBOT_DB": filepath.Join(t.TempDir(), "bot.db"), "SIGNOUTBOT_ADMINS": "UALICE,UBOB",
 		"SIGNOUTBOT_PROTECTED": "Break Glass", "SIGNOUTBOT_GRAPH_URL": tenant.GraphURL(), "SIGNOUTBOT_GRAPH_CA": ca,
 		"SLACK_SIGNING_SECRET": "shh", "SLACK_BOT_TOKEN": "xoxb-serve", "SLACK_API_URL": fs.APIURL(),
+		// Alice's Slack profile has no e-mail: the explicit mapping binds her to an Entra user.
+		"SIGNOUTBOT_IDENTITIES": "UALICE=adele@contoso.com",
 	} {
 		t.Setenv(k, v)
 	}
