@@ -73,8 +73,8 @@ func TestAdminIdentityIsTheUPNOfAnEnabledUser(t *testing.T) {
 	e := newEnv(t, envOpts{adminIDs: []string{alice, bob, frank, gina, hal}, identities: map[string]string{hal: "megan@contoso.com"},
 		setup: func(_ *graphtest.Server, fs *fakeslack.Server) {
 			fs.AddUser(fakeslack.User{ID: frank, Name: "frank", Email: "qob@contoso.com", TZ: "UTC"}) // Quincy's smtp alias
-			fs.AddUser(fakeslack.User{ID: gina, Name: "gina", Email: graphtest.UPNDana, TZ: "UTC"})  // a disabled account
-			fs.AddUser(fakeslack.User{ID: hal, Name: "hal", TZ: "UTC"})                              // no e-mail, but mapped
+			fs.AddUser(fakeslack.User{ID: gina, Name: "gina", Email: graphtest.UPNDana, TZ: "UTC"})   // a disabled account
+			fs.AddUser(fakeslack.User{ID: hal, Name: "hal", TZ: "UTC"})                               // no e-mail, but mapped
 		}})
 	for user, want := range map[string]string{frank: "is not the user principal name", gina: "is disabled"} {
 		e.slash(user, "user lester@contoso.com")
