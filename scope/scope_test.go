@@ -148,3 +148,19 @@ func TestResolveFailsClosedWhenProtectionCannotBeRead(t *testing.T) {
 		t.Fatalf("err = %v, want ErrProtection", err)
 	}
 }
+
+// A B2B external member (userType Member, #EXT# UPN, externalUserState) is in scope like a guest, and marked so:
+// only their home tenant holds their sessions.
+func TestExternalMemberIsReportedLikeAGuest(t *testing.T) {
+	srv, dir := tenanttest.Start(t, graphtest.Options{Users: 10, BigGroupSize: 5}, graph.Config{})
+	ext := srv.AddUser(graphtest.User{UserPrincipalName: "sam_fabrikam.com#EXT#@contoso.onmicrosoft.com", DisplayName: "Sam (Fabrikam)",
+		UserType: "Member", ExternalUserState: "Accepted", AccountEnabled: true})
+	sc, err := scope.Resolve(context.Background(), dir, &scope.Protection{Dir: dir},
+		commands.Command{Kind: commands.KindRevokeUsers, Users: []string{ext.ID, graphtest.UPNLester}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.Targets) != 2 || !sc.Targets[0].Guest || !sc.Targets[0].External || sc.Targets[1].Guest || sc.Targets[1].External {
+		t.Fatalf("targets = %+v", sc.Targets)
+	}
+}

@@ -259,6 +259,16 @@ func (e *env) onlyRequest() store.Request {
 	return r
 }
 
+// requests lists every request in the store.
+func (e *env) requests() []store.Request {
+	e.t.Helper()
+	reqs, err := e.st.ListRequests(context.Background(), store.Filter{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return reqs
+}
+
 func (e *env) request(id string) store.Request {
 	e.t.Helper()
 	r, err := e.st.GetRequest(context.Background(), id)

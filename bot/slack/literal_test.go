@@ -206,3 +206,31 @@ func TestAckEchoesCommandAsTyped(t *testing.T) {
 		t.Errorf("ack = %q\nwant  %q", ack.Text, want)
 	}
 }
+
+// Escaping lengthens user text (& becomes &amp;), so a reason the parser accepts can exceed Slack's field
+// limit once rendered; Slack would then refuse the whole card. Long fields are cut with a visible mark and
+// long sections split, never inside an entity.
+func TestLongEscapedTextStillPosts(t *testing.T) {
+	reason := strings.Repeat("&", 1500) // 7,500 characters once escaped
+	got := postOne(t, bot.Message{Text: "x", Blocks: []bot.Block{
+		{Kind: bot.BlockHeader, Text: bot.Literal(strings.Repeat("é", 200))},
+		{Kind: bot.BlockSection, Text: bot.Literal(strings.Repeat("<", 2000))},
+		{Kind: bot.BlockSection, Fields: []string{"*Reason*\n" + bot.Literal(reason)}},
+	}})
+	var section strings.Builder
+	for _, o := range textObjects(got.Blocks) {
+		text := o["text"].(string)
+		if o["type"] == "mrkdwn" && strings.HasPrefix(text, "*Reason*") {
+			if !strings.HasSuffix(text, "&amp;…") {
+				t.Errorf("long field not cut after a whole entity: …%q", text[len(text)-12:])
+			}
+			continue
+		}
+		if o["type"] == "mrkdwn" {
+			section.WriteString(text)
+		}
+	}
+	if section.String() != strings.Repeat("&lt;", 2000) {
+		t.Errorf("split section lost or broke entities: %d characters", len(section.String()))
+	}
+}

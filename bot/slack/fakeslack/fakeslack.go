@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Message is a posted message as Slack stores it.
@@ -292,7 +293,51 @@ func parseBlocks(r *http.Request) ([]map[string]any, error) {
 	if len(blocks) > 50 {
 		return nil, fmt.Errorf("too many blocks")
 	}
+	for _, bl := range blocks {
+		if err := checkBlock(bl); err != nil {
+			return nil, err
+		}
+	}
 	return blocks, nil
+}
+
+// checkBlock applies Block Kit's length limits (in characters) as Slack does: one text over its limit makes
+// Slack refuse the whole message with invalid_blocks, which a test must see rather than a message that
+// would never have been posted.
+func checkBlock(bl map[string]any) error {
+	text := func(v any, limit int, what string) error {
+		o, _ := v.(map[string]any)
+		t, _ := o["text"].(string)
+		if n := utf8.RuneCountInString(t); n > limit {
+			return fmt.Errorf("%s %s text has %d characters, more than %d", bl["type"], what, n, limit)
+		}
+		return nil
+	}
+	switch bl["type"] {
+	case "header":
+		return text(bl["text"], 150, "header")
+	case "section":
+		if err := text(bl["text"], 3000, "section"); err != nil {
+			return err
+		}
+		fields, _ := bl["fields"].([]any)
+		if len(fields) > 10 {
+			return fmt.Errorf("section has %d fields, more than 10", len(fields))
+		}
+		for _, f := range fields {
+			if err := text(f, 2000, "field"); err != nil {
+				return err
+			}
+		}
+	case "context":
+		els, _ := bl["elements"].([]any)
+		for _, el := range els {
+			if err := text(el, 3000, "element"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Server) nextTS() string {
