@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -145,12 +144,4 @@ func newRequestID() string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return "R" + string(b)
-}
-
-func approverNames(r store.Request) string {
-	var names []string
-	for _, ap := range r.Approvals {
-		names = append(names, ap.Actor.Name)
-	}
-	return strings.Join(names, " and ")
 }

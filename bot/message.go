@@ -4,13 +4,11 @@ package bot
 
 import (
 	"context"
-	"strings"
 
 	"github.com/signoutbot/signoutbot/store"
 )
 
-// Message is a platform-neutral chat message. Text uses a small markup every adapter can render:
-// *bold*, _italic_ and `code`.
+// Message is a platform-neutral chat message. Its text uses the neutral markup written down in markup.go.
 type Message struct {
 	Text   string  // one-line summary: notification text and fallback
 	Blocks []Block // the body
@@ -73,19 +71,3 @@ type Messenger interface {
 	// Person looks a user up (name, e-mail, time zone).
 	Person(ctx context.Context, userID string) (Person, error)
 }
-
-// Literal marks user-supplied text (names, reasons) inside a message's markup: adapters show it as typed,
-// never as formatting, links or mentions. It is delimited by U+E000 … U+E001 (private-use characters).
-func Literal(s string) string {
-	return "\ue000" + markerStripper.Replace(s) + "\ue001"
-}
-
-// Mention marks a reference to a chat user (platform user id and display name); adapters render it as
-// their platform's mention, or the name where they have none. Delimited by U+E002 … U+E003.
-func Mention(platform, id, name string) string {
-	clean := func(s string) string { return strings.ReplaceAll(markerStripper.Replace(s), "\x1f", "") }
-	return "\ue002" + clean(platform) + "\x1f" + clean(id) + "\x1f" + clean(name) + "\ue003"
-}
-
-// markerStripper removes the markup's delimiters from user text, so nobody can forge or break a literal.
-var markerStripper = strings.NewReplacer("\ue000", "", "\ue001", "", "\ue002", "", "\ue003", "")
