@@ -35,8 +35,11 @@ type ActionEvent struct {
 	Message      store.MessageRef // the message whose button was clicked
 	ActionID     string           // "approve", "deny"
 	Value        string           // the request id
-	DeliveryID   string
-	Respond      func(ctx context.Context, msg Message) error
+	// Note is what the person added to the click: the optional reason of a deny (a dialog on the page, a modal in
+	// Slack). It is user text, stored and shown as typed.
+	Note       string
+	DeliveryID string
+	Respond    func(ctx context.Context, msg Message) error
 }
 
 // AdminResolver decides whether an actor is a sign-out admin.

@@ -93,7 +93,7 @@ func (a *App) HandleCommand(ctx context.Context, ev CommandEvent) {
 		}
 		a.status(ctx, ev, cmd.Target)
 	case commands.KindCancel:
-		a.cancel(ctx, ev, p, strings.ToUpper(cmd.RequestID))
+		a.cancel(ctx, ev, p, strings.ToUpper(cmd.RequestID), cmd.Reason)
 	default:
 		if err := approvals.Authorize(p, approvals.ActRequest, nil, a.now()); err != nil {
 			a.refused(ctx, ev.Respond, p.Actor, "", err)
@@ -222,7 +222,7 @@ func (a *App) HandleAction(ctx context.Context, ev ActionEvent) {
 	case "approve":
 		a.approve(ctx, ev.Respond, p, req)
 	case "deny":
-		a.decide(ctx, ev.Respond, p, req.ID, approvals.ActDeny)
+		a.decide(ctx, ev.Respond, p, req.ID, approvals.ActDeny, ev.Note)
 	default:
 		a.respond(ctx, ev.Respond, "Unknown button "+ev.ActionID)
 	}

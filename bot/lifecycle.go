@@ -64,9 +64,9 @@ func (a *App) settleQuorum(ctx context.Context, id string, by store.Actor) error
 }
 
 // decide denies or cancels a pending request.
-func (a *App) decide(ctx context.Context, respond func(context.Context, Message) error, p approvals.Principal, id string, act approvals.Action) store.Request {
+func (a *App) decide(ctx context.Context, respond func(context.Context, Message) error, p approvals.Principal, id string, act approvals.Action, note string) store.Request {
 	r, err := store.Modify(ctx, a.Store, id, func(r store.Request) (store.Request, []store.Event, error) {
-		next, ev, err := approvals.Decide(r, p, act, a.now(), "")
+		next, ev, err := approvals.Decide(r, p, act, a.now(), note)
 		return next, []store.Event{ev}, err
 	})
 	if err != nil {
@@ -78,12 +78,12 @@ func (a *App) decide(ctx context.Context, respond func(context.Context, Message)
 	return r
 }
 
-func (a *App) cancel(ctx context.Context, ev CommandEvent, p approvals.Principal, id string) {
+func (a *App) cancel(ctx context.Context, ev CommandEvent, p approvals.Principal, id, note string) {
 	if _, err := a.Store.GetRequest(ctx, id); err != nil {
 		a.respond(ctx, ev.Respond, fmt.Sprintf(":grey_question: Request %q was not found.", id))
 		return
 	}
-	if r := a.decide(ctx, ev.Respond, p, id, approvals.ActCancel); r.Status == store.StatusCancelled {
+	if r := a.decide(ctx, ev.Respond, p, id, approvals.ActCancel, note); r.Status == store.StatusCancelled {
 		a.respond(ctx, ev.Respond, fmt.Sprintf("Request %s is cancelled; nobody was signed out.", id))
 	}
 }
