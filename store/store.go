@@ -87,6 +87,8 @@ type Request struct {
 	TokensExpireAt    time.Time // Graph's acceptance of the last revocation (bot's clock) + TokenLifetime
 	// Failure says why a failed request failed (Graph's reason, and the permission to grant for a 403).
 	Failure string
+	// DecisionNote is what the person who denied or cancelled added (user text, shown as typed).
+	DecisionNote string
 }
 
 // Approval is one admin's approval.
@@ -140,6 +142,12 @@ type Target struct {
 	UpdatedAt         time.Time
 }
 
+// UserTarget is one user's place in one request.
+type UserTarget struct {
+	Target  Target
+	Request Request
+}
+
 // EventRequested is the type of the event CreateRequest writes with every request (Actor: the requester,
 // Detail: the command as typed).
 const EventRequested = "requested"
@@ -191,6 +199,12 @@ type Store interface {
 	UpdateTargets(ctx context.Context, targets []Target, events ...Event) error
 	// LatestTarget is the most recent target row for a user (by UserID or UPN) across requests, with its request.
 	LatestTarget(ctx context.Context, user string) (Target, Request, error)
+	// UserHistory lists a user's target rows (by UserID or UPN, any case) across requests, with their requests,
+	// most recent request first, at most limit of them (0: no limit).
+	UserHistory(ctx context.Context, user string, limit int) ([]UserTarget, error)
+	// ActiveRequestsFor says which of the given users are in scope (not excluded) of a request that is pending,
+	// approved or running: user id → the newest such request's id. Users in none are absent.
+	ActiveRequestsFor(ctx context.Context, userIDs []string) (map[string]string, error)
 
 	AppendEvent(ctx context.Context, ev Event) error
 	Events(ctx context.Context, requestID string) ([]Event, error) // requestID "" lists all

@@ -129,6 +129,10 @@ ALTER TABLE approvals ADD COLUMN actor_entra TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX approvals_entra ON approvals(request_id, actor_entra) WHERE actor_entra <> '';
 ALTER TABLE events ADD COLUMN actor_entra TEXT NOT NULL DEFAULT '';
 `,
+	// 4: the reason given with a deny or cancel.
+	`
+ALTER TABLE requests ADD COLUMN decision_note TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate creates the bookkeeping table and applies every step not yet recorded, each in its own

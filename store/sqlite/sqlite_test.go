@@ -302,7 +302,7 @@ func TestDeliveryPrune(t *testing.T) {
 // NOCASE indexes, not scan.
 func TestLatestTargetUsesIndexes(t *testing.T) {
 	d := openTemp(t)
-	rows, err := d.db.Query(`EXPLAIN QUERY PLAN `+latestTargetSQL, "x", "x")
+	rows, err := d.db.Query(`EXPLAIN QUERY PLAN `+latestTargetSQL, "x", "x", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

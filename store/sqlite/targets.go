@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/signoutbot/signoutbot/store"
 )
@@ -137,7 +138,7 @@ const latestTargetSQL = `WITH m (request_id, user_id) AS (
 	SELECT ` + targetCols + `, ` + requestCols + `
 	FROM m JOIN targets t ON t.request_id = m.request_id AND t.user_id = m.user_id
 	JOIN requests r ON r.id = t.request_id
-	ORDER BY r.created_at DESC, r.rowid DESC LIMIT 1`
+	ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?`
 
 // LatestTarget finds the newest target row (by its request's CreatedAt) whose UserID or UPN equals user,
 // ignoring case, and returns it with its request.
@@ -146,7 +147,7 @@ func (d *DB) LatestTarget(ctx context.Context, user string) (store.Target, store
 		tw targetRow
 		rw requestRow
 	)
-	err := d.db.QueryRowContext(ctx, latestTargetSQL, user, user).Scan(append(tw.dest(), rw.dest()...)...)
+	err := d.db.QueryRowContext(ctx, latestTargetSQL, user, user, 1).Scan(append(tw.dest(), rw.dest()...)...)
 	if err == sql.ErrNoRows {
 		return store.Target{}, store.Request{}, fmt.Errorf("sqlite: latest target %q: %w", user, store.ErrNotFound)
 	}
@@ -162,4 +163,76 @@ func (d *DB) LatestTarget(ctx context.Context, user string) (store.Target, store
 		return store.Target{}, store.Request{}, fmt.Errorf("sqlite: %w", err)
 	}
 	return t, r, nil
+}
+
+// UserHistory lists user's target rows across requests, newest request first (see latestTargetSQL).
+func (d *DB) UserHistory(ctx context.Context, user string, limit int) ([]store.UserTarget, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := d.db.QueryContext(ctx, latestTargetSQL, user, user, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: history of %q: %w", user, err)
+	}
+	defer rows.Close()
+	var out []store.UserTarget
+	for rows.Next() {
+		var (
+			tw targetRow
+			rw requestRow
+		)
+		if err := rows.Scan(append(tw.dest(), rw.dest()...)...); err != nil {
+			return nil, fmt.Errorf("sqlite: history of %q: %w", user, err)
+		}
+		t, err := tw.target()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		r, err := rw.request()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		out = append(out, store.UserTarget{Target: t, Request: r})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: history of %q: %w", user, err)
+	}
+	return out, nil
+}
+
+// activeChunk bounds the ids in one IN (…) list, well under SQLite's limit on bound parameters.
+const activeChunk = 500
+
+// ActiveRequestsFor finds which of userIDs are in scope of a pending, approved or running request.
+func (d *DB) ActiveRequestsFor(ctx context.Context, userIDs []string) (map[string]string, error) {
+	out := make(map[string]string)
+	for start := 0; start < len(userIDs); start += activeChunk {
+		chunk := userIDs[start:min(start+activeChunk, len(userIDs))]
+		args := make([]any, 0, len(chunk))
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		q := `SELECT t.user_id, r.id FROM targets t JOIN requests r ON r.id = t.request_id
+			WHERE t.user_id IN (?` + strings.Repeat(",?", len(chunk)-1) + `)
+			  AND t.status <> 'excluded' AND r.status IN ('pending', 'approved', 'running')
+			ORDER BY r.created_at, r.rowid`
+		rows, err := d.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: active requests: %w", err)
+		}
+		for rows.Next() {
+			var user, req string
+			if err := rows.Scan(&user, &req); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: active requests: %w", err)
+			}
+			out[user] = req // ordered oldest first: the newest wins
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: active requests: %w", err)
+		}
+	}
+	return out, nil
 }

@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateTargets", testUpdateTargets},
 		{"UpdateTargetsMissing", testUpdateTargetsMissing},
 		{"LatestTarget", testLatestTarget},
+		{"UserHistory", testUserHistory},
+		{"ActiveRequestsFor", testActiveRequestsFor},
 		{"Events", testEvents},
 		{"EventsAppendOnly", testEventsAppendOnly},
 		{"EventsAfter", testEventsAfter},
@@ -93,6 +95,7 @@ func newRequest(id string, created time.Time) store.Request {
 		LifetimeSource:    "policy:Default",
 		TokensExpireAt:    created.Add(3 * time.Hour),
 		Failure:           "every revocation was refused: 403 Authorization_RequestDenied",
+		DecisionNote:      "<wrong> *group*",
 	}
 }
 

@@ -199,3 +199,63 @@ func testLatestTarget(t *testing.T, s store.Store) {
 		t.Errorf("LatestTarget(unknown) err = %v, want ErrNotFound", err)
 	}
 }
+
+func testUserHistory(t *testing.T, s store.Store) {
+	const id = "cccccccc-1111-4222-8333-444444444444"
+	for i, c := range []struct {
+		req     string
+		created time.Time
+		status  store.TargetStatus
+	}{
+		{"HIS002", base().Add(time.Hour), store.TargetRevoked},
+		{"HIS001", base(), store.TargetTokensExpired},
+		{"HIS003", base().Add(2 * time.Hour), store.TargetPending},
+	} {
+		targets := []store.Target{{RequestID: c.req, Seq: 0, UserID: id, UPN: "erin@contoso.example", Status: c.status}}
+		if i == 0 {
+			targets = append(targets, store.Target{RequestID: c.req, Seq: 1, UserID: "other", UPN: "o@contoso.example", Status: store.TargetPending})
+		}
+		mustCreate(t, s, newRequest(c.req, c.created), targets, "")
+	}
+	got, err := s.UserHistory(ctx(t), "ERIN@contoso.example", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, h := range got {
+		order = append(order, h.Request.ID+":"+string(h.Target.Status))
+		if h.Target.RequestID != h.Request.ID {
+			t.Errorf("target of %s paired with request %s", h.Target.RequestID, h.Request.ID)
+		}
+	}
+	equal(t, "history, newest first", order, []string{"HIS003:pending", "HIS002:revoked", "HIS001:tokens_expired"})
+	if two, err := s.UserHistory(ctx(t), id, 2); err != nil || len(two) != 2 {
+		t.Errorf("UserHistory(limit 2) = %d rows, %v", len(two), err)
+	}
+	if none, err := s.UserHistory(ctx(t), "nobody", 0); err != nil || len(none) != 0 {
+		t.Errorf("UserHistory(unknown) = %v, %v", none, err)
+	}
+}
+
+func testActiveRequestsFor(t *testing.T, s store.Store) {
+	mk := func(id string, status store.RequestStatus, created time.Time, targets ...store.Target) {
+		r := newRequest(id, created)
+		r.Status = status
+		mustCreate(t, s, r, targets, "")
+	}
+	tg := func(user string, st store.TargetStatus) store.Target {
+		return store.Target{UserID: user, UPN: user + "@contoso.example", Status: st}
+	}
+	mk("ACT001", store.StatusPending, base(), tg("u1", store.TargetPending), tg("u2", store.TargetExcluded))
+	mk("ACT002", store.StatusRunning, base().Add(time.Minute), tg("u1", store.TargetRevoked), tg("u3", store.TargetPending))
+	mk("ACT003", store.StatusDone, base().Add(2*time.Minute), tg("u4", store.TargetTokensExpired))
+	ids := []string{"u1", "u2", "u3", "u4", "u5"}
+	for i := range 1200 { // more than one query's worth of ids
+		ids = append(ids, fmt.Sprintf("x%d", i))
+	}
+	got, err := s.ActiveRequestsFor(ctx(t), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "active requests", got, map[string]string{"u1": "ACT002", "u3": "ACT002"})
+}
