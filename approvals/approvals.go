@@ -164,7 +164,7 @@ func Decide(r store.Request, p Principal, a Action, now time.Time, note string) 
 		return r, store.Event{}, err
 	}
 	to := map[Action]store.RequestStatus{ActDeny: store.StatusDenied, ActCancel: store.StatusCancelled}[a]
-	r.Status, r.DecidedAt, r.DecidedBy = to, now, p.Actor
+	r.Status, r.DecidedAt, r.DecidedBy, r.DecisionNote = to, now, p.Actor, note
 	detail := fmt.Sprintf("%s by %s", to, p.Actor.Name)
 	if note != "" {
 		detail += ": " + note

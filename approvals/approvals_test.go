@@ -150,7 +150,7 @@ func TestDecide(t *testing.T) {
 			if got.Status != tt.status || ev.Type != string(tt.status) || !got.DecidedAt.Equal(now) || got.DecidedBy != tt.p.Actor {
 				t.Errorf("Decide = %+v, event %+v", got, ev)
 			}
-			if !strings.Contains(ev.Detail, "wrong group") {
+			if !strings.Contains(ev.Detail, "wrong group") || got.DecisionNote != "wrong group" {
 				t.Errorf("event detail %q lacks the reason", ev.Detail)
 			}
 			if before.Status != store.StatusPending {

@@ -51,11 +51,11 @@ func (a *App) refused(ctx context.Context, respond func(context.Context, Message
 	var ref *approvals.Refusal
 	if errors.As(err, &ref) {
 		_ = a.Store.AppendEvent(ctx, store.Event{At: a.now(), RequestID: requestID, Actor: actor, Type: "refused", Detail: ref.Reason})
-		a.respond(ctx, respond, ":no_entry: "+ref.Reason)
+		a.respond(ctx, respond, "⛔ "+ref.Reason)
 		return
 	}
 	a.Log.Error("request failed", "request", requestID, "err", err)
-	a.respond(ctx, respond, ":warning: "+err.Error())
+	a.respond(ctx, respond, "⚠️ "+err.Error())
 }
 
 // HandleCommand runs one /signout command. Adapters call it after acknowledging the platform.
@@ -73,7 +73,7 @@ func (a *App) HandleCommand(ctx context.Context, ev CommandEvent) {
 	}
 	cmd, err := commands.Parse(ev.Text)
 	if err != nil {
-		a.respond(ctx, ev.Respond, ":grey_question: "+err.Error())
+		a.respond(ctx, ev.Respond, "❔ "+err.Error())
 		return
 	}
 	if cmd.Kind == commands.KindHelp {
@@ -94,6 +94,15 @@ func (a *App) HandleCommand(ctx context.Context, ev CommandEvent) {
 		a.status(ctx, ev, cmd.Target)
 	case commands.KindCancel:
 		a.cancel(ctx, ev, p, strings.ToUpper(cmd.RequestID), cmd.Reason)
+	case commands.KindDeny:
+		id := strings.ToUpper(cmd.RequestID)
+		if _, err := a.Store.GetRequest(ctx, id); err != nil {
+			a.respond(ctx, ev.Respond, fmt.Sprintf("❔ Request %s was not found.", Literal(id)))
+			return
+		}
+		if r := a.decide(ctx, ev.Respond, p, id, approvals.ActDeny, cmd.Reason); r.Status.Final() {
+			a.respond(ctx, ev.Respond, fmt.Sprintf("Request %s is %s; nobody was signed out.", id, r.Status))
+		}
 	default:
 		if err := approvals.Authorize(p, approvals.ActRequest, nil, a.now()); err != nil {
 			a.refused(ctx, ev.Respond, p.Actor, "", err)
@@ -112,8 +121,10 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 		switch {
 		case errors.Is(err, scope.ErrProtection):
 			a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("%w. Nothing was requested; ask whoever runs signoutbot to fix the setting", err))
-		case errors.As(err, &amb), errors.Is(err, graph.ErrNotFound):
-			a.respond(ctx, ev.Respond, ":grey_question: "+err.Error()+". Nothing was requested.")
+		case errors.As(err, &amb):
+			a.respond(ctx, ev.Respond, a.ambiguityText(ctx, amb))
+		case errors.Is(err, graph.ErrNotFound):
+			a.respond(ctx, ev.Respond, "❔ "+err.Error()+". Nothing was requested.")
 		default:
 			a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("could not resolve who is in scope, nothing was requested: %w", err))
 		}
@@ -126,6 +137,10 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 	}
 	now := a.now()
 	pol := a.Policy.WithDefaults()
+	if sc.Kind == "group" {
+		// Named fully, so two groups that share a name are never confused on the card or in the audit log.
+		sc.Text = GroupLabel(sc.Group.DisplayName, sc.Group.Description, sc.Group.ID)
+	}
 	req := store.Request{
 		ID:                newRequestID(),
 		Status:            store.StatusPending,
@@ -210,7 +225,7 @@ func (a *App) HandleAction(ctx context.Context, ev ActionEvent) {
 	}
 	req, err := a.Store.GetRequest(ctx, ev.Value)
 	if err != nil {
-		a.respond(ctx, ev.Respond, fmt.Sprintf(":grey_question: Request %q was not found.", ev.Value))
+		a.respond(ctx, ev.Respond, fmt.Sprintf("❔ Request %q was not found.", ev.Value))
 		return
 	}
 	p, err := a.principal(ctx, ev.Actor)
@@ -226,4 +241,41 @@ func (a *App) HandleAction(ctx context.Context, ev ActionEvent) {
 	default:
 		a.respond(ctx, ev.Respond, "Unknown button "+ev.ActionID)
 	}
+}
+
+// ambiguityText answers a group name several groups share: each candidate on its own line, with its
+// description, how many users it holds, and the command that picks it.
+func (a *App) ambiguityText(ctx context.Context, amb *graph.AmbiguousError) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "❔ %d groups match %s, so nothing was requested. Pick one by its object id:", len(amb.Candidates), Literal(amb.Ref))
+	for _, g := range amb.Candidates {
+		fmt.Fprintf(&b, "\n• *%s*", Literal(g.DisplayName))
+		if g.Description != "" {
+			fmt.Fprintf(&b, " — %s", Literal(g.Description))
+		}
+		fmt.Fprintf(&b, " · %s · `/signout group %s`", a.memberCount(ctx, g.ID), g.ID)
+	}
+	return b.String()
+}
+
+// memberCountCap bounds the members counted for an ambiguity reply: enough to tell groups apart.
+const memberCountCap = 1000
+
+// memberCount says how many users a group holds (transitively), counting at most memberCountCap.
+func (a *App) memberCount(ctx context.Context, groupID string) string {
+	n := 0
+	err := a.Dir.GroupMembers(ctx, groupID, func(page []graph.User) error {
+		n += len(page)
+		if n >= memberCountCap {
+			return errFound
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errFound):
+		return fmt.Sprintf("%d+ users", memberCountCap)
+	case err != nil:
+		return "members unknown"
+	}
+	return plural(n, "user")
 }

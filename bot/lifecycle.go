@@ -42,7 +42,7 @@ func (a *App) approve(ctx context.Context, respond func(context.Context, Message
 // settleQuorum moves a pending request with enough approvals to approved and schedules its run. It is safe to
 // call any number of times: the first caller that finds the quorum complete moves it, the others find it moved.
 func (a *App) settleQuorum(ctx context.Context, id string, by store.Actor) error {
-	_, err := store.Modify(ctx, a.Store, id, func(r store.Request) (store.Request, []store.Event, error) {
+	r, err := store.Modify(ctx, a.Store, id, func(r store.Request) (store.Request, []store.Event, error) {
 		next, ev, ok := approvals.Quorum(r, by, a.now())
 		if !ok {
 			return r, nil, store.ErrUnchanged
@@ -60,7 +60,22 @@ func (a *App) settleQuorum(ctx context.Context, id string, by store.Actor) error
 		return fmt.Errorf("schedule run: %w", err)
 	}
 	a.kickScheduler()
+	a.tellRequester(ctx, r, fmt.Sprintf("✅ Your sign-out request %s was approved by %s; I am signing them out now and will keep its card up to date.",
+		r.ID, approverMentions(r)))
 	return nil
+}
+
+// tellRequester lets the requester know privately what became of their request.
+func (a *App) tellRequester(ctx context.Context, req store.Request, text string) {
+	m, ok := a.messenger(req.Conversation.Platform)
+	if !ok {
+		return
+	}
+	cctx, cancel := a.chatContext(ctx)
+	defer cancel()
+	if err := m.Ephemeral(cctx, req.Conversation, req.Requester.ID, textMessage(text)); err != nil {
+		a.Log.Warn("tell the requester", "request", req.ID, "err", err)
+	}
 }
 
 // decide denies or cancels a pending request.
@@ -75,12 +90,19 @@ func (a *App) decide(ctx context.Context, respond func(context.Context, Message)
 	}
 	_ = a.Store.DeleteTimer(ctx, TimerExpire, id)
 	a.refresh(ctx, id)
+	if !approvals.SameActor(p.Actor, r.Requester) {
+		text := fmt.Sprintf("⛔ Your sign-out request %s was %s by %s", r.ID, r.Status, mention(p.Actor))
+		if r.DecisionNote != "" {
+			text += ": “" + Literal(r.DecisionNote) + "”"
+		}
+		a.tellRequester(ctx, r, text+". Nobody was signed out.")
+	}
 	return r
 }
 
 func (a *App) cancel(ctx context.Context, ev CommandEvent, p approvals.Principal, id, note string) {
 	if _, err := a.Store.GetRequest(ctx, id); err != nil {
-		a.respond(ctx, ev.Respond, fmt.Sprintf(":grey_question: Request %q was not found.", id))
+		a.respond(ctx, ev.Respond, fmt.Sprintf("❔ Request %q was not found.", id))
 		return
 	}
 	if r := a.decide(ctx, ev.Respond, p, id, approvals.ActCancel, note); r.Status == store.StatusCancelled {
@@ -106,6 +128,9 @@ func (a *App) expire(ctx context.Context, id string) error {
 		return err
 	default:
 		a.refresh(ctx, id)
+		loc := a.location(ctx, r.Requester.Platform, r.Requester.ID)
+		a.tellRequester(ctx, r, fmt.Sprintf("⌛ Your sign-out request %s expired at %s without enough approvals; nobody was signed out. "+
+			"Ask again if it is still needed.", r.ID, FormatTime(r.ExpiresAt, loc)))
 	}
 	return a.Store.DeleteTimer(ctx, TimerExpire, id)
 }
@@ -126,7 +151,7 @@ func (a *App) withdraw(ctx context.Context, respond func(context.Context, Messag
 		a.Log.Error("withdraw request", "request", req.ID, "err", err)
 	}
 	_ = a.Store.DeleteTimer(ctx, TimerExpire, req.ID)
-	a.respond(ctx, respond, fmt.Sprintf(":warning: I could not post the approval card here (%v), so request %s was withdrawn and "+
+	a.respond(ctx, respond, fmt.Sprintf("⚠️ I could not post the approval card here (%v), so request %s was withdrawn and "+
 		"nobody will be signed out. If I am not in this channel, invite me (`/invite @signoutbot`) and ask again.", cause, req.ID))
 }
 

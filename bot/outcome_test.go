@@ -11,7 +11,7 @@ import (
 	"github.com/signoutbot/signoutbot/store"
 )
 
-// plainText removes the markup's literal and mention markers, for assertions on wording.
+// plainText is a message's text for assertions on wording (markers resolved as PlainText does).
 func plainText(m Message) string {
 	var b strings.Builder
 	b.WriteString(m.Text + "\n")
@@ -20,17 +20,13 @@ func plainText(m Message) string {
 		for _, f := range bl.Fields {
 			b.WriteString(f + "\n")
 		}
-	}
-	s := strings.NewReplacer("\ue000", "", "\ue001", "").Replace(b.String())
-	for {
-		i := strings.IndexRune(s, '\ue002')
-		if i < 0 {
-			return s
+		for _, btn := range bl.Buttons {
+			if btn.Confirm != nil {
+				b.WriteString(btn.Confirm.Title + "\n" + btn.Confirm.Text + "\n")
+			}
 		}
-		j := strings.IndexRune(s[i:], '\ue003')
-		parts := strings.Split(s[i+len("\ue002"):i+j], "\x1f")
-		s = s[:i] + parts[len(parts)-1] + s[i+j+len("\ue003"):]
 	}
+	return PlainText(b.String())
 }
 
 func target(upn string, status store.TargetStatus, detail string) store.Target {
@@ -67,16 +63,16 @@ func TestFinalClaimFollowsTheEvidence(t *testing.T) {
 			target("testy", store.TargetUnconfirmed, "could not confirm: Graph shows signInSessionsValidFromDateTime 2026-12-01T10:00:00Z")},
 			[]string{"1 of 2 users signed out", "could not confirm: Graph shows", "1 could not be confirmed"},
 			[]string{"every client is signed out"}},
-		{"only guests", []store.Target{guest}, []string{"0 of 0 users signed out", "1 guest not signed out"},
+		{"only guests", []store.Target{guest}, []string{"0 of 0 users signed out", "1 guest can only be signed out by their home tenant"},
 			[]string{"every client is signed out"}},
 		{"users and a guest", []store.Target{target("lester", store.TargetTokensExpired, ""), guest},
-			[]string{"every client is signed out", "1 guest only their home tenant can sign out"}, nil},
+			[]string{"every client is signed out", "1 guest can only be signed out by their home tenant"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			card := plainText(a.render(context.Background(), done, tt.targets))
 			thread := ""
-			for _, m := range threadNotice(done, revocation.NoticeTokensExpired, nil, tt.targets, time.UTC) {
+			for _, m := range threadNotice(done, revocation.NoticeTokensExpired, nil, tt.targets) {
 				thread += plainText(m)
 			}
 			for _, w := range tt.want {
@@ -117,14 +113,14 @@ func TestFailedRequestCard(t *testing.T) {
 func TestDeadlineAnnouncementStatesTheAssumption(t *testing.T) {
 	req := store.Request{ID: "R3", Status: store.StatusRunning, TokensExpireAt: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC),
 		TokenLifetime: 24 * time.Hour, LifetimeSource: `policy "Long tokens" assigned to app "Legacy CRM"`}
-	msg := plainText(threadNotice(req, revocation.NoticeRevoked, nil, nil, time.UTC)[0])
+	msg := plainText(threadNotice(req, revocation.NoticeRevoked, nil, nil)[0])
 	for _, w := range []string{"lifetime 24 h", `policy "Long tokens" assigned to app "Legacy CRM"`, "Continuous Access Evaluation", "15 minutes"} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("announcement lacks %q:\n%s", w, msg)
 		}
 	}
 	req.TokenLifetime = 10 * time.Minute
-	if msg := plainText(threadNotice(req, revocation.NoticeRevoked, nil, nil, time.UTC)[0]); strings.Contains(msg, "Continuous Access Evaluation") {
+	if msg := plainText(threadNotice(req, revocation.NoticeRevoked, nil, nil)[0]); strings.Contains(msg, "Continuous Access Evaluation") {
 		t.Errorf("a 10-minute lifetime needs no CAE note:\n%s", msg)
 	}
 }
@@ -164,7 +160,7 @@ func TestThreadTellsRequestLevelNews(t *testing.T) {
 		{Seq: 3, Type: revocation.EventReadFailed, Detail: "could not read 1 of 2 users back from Graph"},
 		{Seq: 4, Type: revocation.EventFailed, Detail: "Graph accepted no revocation"},
 	}
-	posts := threadPosts(req, events, nil, time.UTC, 0)
+	posts := threadPosts(req, events, nil, 0)
 	if len(posts) != 4 {
 		t.Fatalf("%d posts, want 4", len(posts))
 	}

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +46,8 @@ func FormatDuration(d time.Duration) string {
 	return fmt.Sprintf("%d s", d/time.Second)
 }
 
-// location is the time zone a platform reports for a user, cached for the life of the process.
+// location is the time zone a platform reports for a user, cached for the life of the process. Shared messages
+// do not need it (they carry Time markers each viewer sees in their own zone); private replies do.
 func (a *App) location(ctx context.Context, platform, userID string) *time.Location {
 	key := platform + ":" + userID
 	a.mu.Lock()
@@ -71,30 +73,12 @@ func (a *App) location(ctx context.Context, platform, userID string) *time.Locat
 	return loc
 }
 
-func tally(targets []store.Target) map[store.TargetStatus]int {
-	c := make(map[store.TargetStatus]int)
-	for _, t := range targets {
-		c[t.Status]++
-	}
-	return c
-}
-
-var statusTitle = map[store.RequestStatus]string{
-	store.StatusPending:   "waiting for approval",
-	store.StatusApproved:  "approved, starting",
-	store.StatusRunning:   "signing out",
-	store.StatusDone:      "done",
-	store.StatusDenied:    "denied",
-	store.StatusExpired:   "expired",
-	store.StatusCancelled: "cancelled",
-	store.StatusFailed:    "failed: nobody was signed out",
-}
-
 // outcome is what the evidence supports for a request: who is signed out and who is not, and why.
 type outcome struct {
 	inScope   int // not excluded
 	users     int // in scope and not guests: those this tenant can sign out
 	guests    int
+	excluded  int
 	revoked   int // Graph accepted the revocation (guests included)
 	confirmed int // sessions invalid, confirmed from Graph (tokens expired included)
 	signedOut int // access tokens expired too: every client is signed out
@@ -108,6 +92,7 @@ func outcomeOf(targets []store.Target) outcome {
 	var o outcome
 	for _, t := range targets {
 		if t.Status == store.TargetExcluded {
+			o.excluded++
 			continue
 		}
 		o.inScope++
@@ -142,12 +127,47 @@ func outcomeOf(targets []store.Target) outcome {
 // may say "every client is signed out".
 func (o outcome) everyone() bool { return o.users > 0 && o.signedOut == o.users }
 
+// guestClause describes the guests the one way every message uses.
+func guestClause(n int) string {
+	if n == 1 {
+		return "1 guest can only be signed out by their home tenant"
+	}
+	return fmt.Sprintf("%d guests can only be signed out by their home tenant", n)
+}
+
+// scopeCount says who a request covers: "*6 users* will be signed out; 1 guest can only be signed out by their
+// home tenant; 1 excluded". verb is "will be signed out", "were to be signed out" or "in scope".
+func scopeCount(o outcome, verb string) string {
+	s := fmt.Sprintf("*%s* %s", plural(o.users, "user"), verb)
+	if o.users == 1 {
+		s = strings.Replace(s, "were to be", "was to be", 1)
+	}
+	if o.guests > 0 {
+		s += "; " + guestClause(o.guests)
+	}
+	if o.excluded > 0 {
+		s += fmt.Sprintf("; %d excluded", o.excluded)
+	}
+	return s
+}
+
+var statusTitle = map[store.RequestStatus]string{
+	store.StatusPending:   "waiting for approval",
+	store.StatusApproved:  "approved, starting",
+	store.StatusRunning:   "signing out",
+	store.StatusDone:      "done",
+	store.StatusDenied:    "denied",
+	store.StatusExpired:   "expired",
+	store.StatusCancelled: "cancelled",
+	store.StatusFailed:    "failed: nobody was signed out",
+}
+
 // header is the card's title, which follows the evidence rather than the request's status alone.
 func header(req store.Request, o outcome) string {
 	title := statusTitle[req.Status]
 	switch {
 	case req.Status == store.StatusRunning && o.pending == 0 && o.open == 0 && !req.TokensExpireAt.IsZero():
-		title = "revoked and confirmed — waiting for access tokens to expire"
+		title = "revoked and confirmed — waiting for access tokens to expire at " + Time(req.TokensExpireAt)
 	case req.Status == store.StatusDone && o.everyone():
 		title = "done: every client is signed out"
 	case req.Status == store.StatusDone:
@@ -156,43 +176,72 @@ func header(req store.Request, o outcome) string {
 	return fmt.Sprintf("Sign-out request %s — %s", req.ID, title)
 }
 
+// scopeName is how the card names what was asked for. A group is named fully (display name, description and
+// the start of its id), so two groups that share a name are never confused.
+func scopeName(req store.Request) string {
+	switch req.ScopeKind {
+	case "group":
+		return "members of group *" + Literal(req.ScopeText) + "* (nested groups included)"
+	case "match":
+		return "users whose display name contains *" + Literal(req.ScopeText) + "*"
+	}
+	return "the users named"
+}
+
+// GroupLabel names a group fully: "Sales (Sales Americas) · 42f3a1b2…".
+func GroupLabel(name, description, id string) string {
+	s := name
+	if description != "" && description != name {
+		s += " (" + description + ")"
+	}
+	if len(id) > 8 {
+		id = id[:8] + "…"
+	}
+	return s + " · " + id
+}
+
 // render draws a request's card from its stored state.
 func (a *App) render(ctx context.Context, req store.Request, targets []store.Target) Message {
-	loc := a.location(ctx, req.Requester.Platform, req.Requester.ID)
-	c := tally(targets)
 	o := outcomeOf(targets)
-	inScope := o.inScope
 	var blocks []Block
 	blocks = append(blocks, Block{Kind: BlockHeader, Text: header(req, o)})
-	scopeText := map[string]string{"group": "members of group *" + Literal(req.ScopeText) + "* (nested groups included)",
-		"match": "users whose display name contains *" + Literal(req.ScopeText) + "*", "users": "the users named"}[req.ScopeKind]
-	intro := fmt.Sprintf("%s asks to sign out %s: *%s*", mention(req.Requester), scopeText, plural(inScope, "user"))
-	if c[store.TargetExcluded] > 0 {
-		intro += fmt.Sprintf(", %d excluded", c[store.TargetExcluded])
+	verb := "asks"
+	if req.Status != store.StatusPending {
+		verb = "asked"
 	}
-	blocks = append(blocks, Block{Kind: BlockSection, Text: intro})
+	blocks = append(blocks, Block{Kind: BlockSection, Text: fmt.Sprintf("%s %s to sign out %s: %s.", mention(req.Requester), verb,
+		scopeName(req), scopeCount(o, countVerb(req.Status)))})
 	reason := "_none given_"
 	if req.Reason != "" {
 		reason = Literal(req.Reason)
 	}
-	blocks = append(blocks, Block{Kind: BlockSection, Fields: []string{"*Reason*\n" + reason, "*Requested*\n" + FormatTime(req.CreatedAt, loc)}})
+	blocks = append(blocks, Block{Kind: BlockSection, Fields: []string{"*Reason*\n" + reason, "*Requested*\n" + Time(req.CreatedAt)}})
 
-	var sample []string
-	var excluded []string
-	for _, t := range targets {
+	busy := a.busyElsewhere(ctx, req, targets)
+	sorted := sortedTargets(targets)
+	var sample, excluded []string
+	for _, t := range sorted {
 		if t.Status == store.TargetExcluded {
 			excluded = append(excluded, fmt.Sprintf("• %s — %s", label(t), t.Detail))
 			continue
 		}
 		if len(sample) < sampleSize {
-			sample = append(sample, "• "+label(t)+targetNote(t))
+			line := "• " + label(t) + targetNote(t)
+			if other := busy[t.UserID]; other != "" {
+				line += fmt.Sprintf(" — _also in request %s, not finished yet_", other)
+			}
+			sample = append(sample, line)
 		}
 	}
-	if more := inScope - len(sample); more > 0 {
+	if more := o.inScope - len(sample); more > 0 {
 		sample = append(sample, fmt.Sprintf("…and %d more: the full list of %d is in the thread.", more, len(targets)))
 	}
 	if len(sample) > 0 {
-		blocks = append(blocks, Block{Kind: BlockSection, Text: "*Will be signed out*\n" + strings.Join(sample, "\n")})
+		blocks = append(blocks, Block{Kind: BlockSection, Text: listHeading(req) + "\n" + strings.Join(sample, "\n")})
+	}
+	if n := len(busy); n > 0 && req.Status == store.StatusPending {
+		blocks = append(blocks, Block{Kind: BlockContext, Text: fmt.Sprintf("⚠️ %s in this request %s also in another request that is "+
+			"not finished yet (see `/signout status <user>`).", plural(n, "user"), isAre(n))})
 	}
 	if len(excluded) > 0 {
 		if len(excluded) > sampleSize {
@@ -203,27 +252,102 @@ func (a *App) render(ctx context.Context, req store.Request, targets []store.Tar
 
 	switch req.Status {
 	case store.StatusPending:
-		need := fmt.Sprintf("Needs approval from %d admin(s) other than %s", req.RequiredApprovals, mention(req.Requester))
+		need := fmt.Sprintf("Needs approval from %s other than %s", plural(req.RequiredApprovals, "admin"), mention(req.Requester))
 		if len(req.Approvals) > 0 {
 			need += fmt.Sprintf(" — approved so far by %s", approverMentions(req))
 		}
-		blocks = append(blocks, Block{Kind: BlockContext, Text: need + ". Expires " + FormatTime(req.ExpiresAt, loc) + "."})
+		blocks = append(blocks, Block{Kind: BlockContext, Text: need + ". Expires " + Time(req.ExpiresAt) + "."})
+		confirm := fmt.Sprintf("This revokes every sign-in session of %s now.", plural(o.users, "user"))
+		if o.guests > 0 {
+			confirm += fmt.Sprintf(" %s: their sessions here are revoked too.", capital(guestClause(o.guests)))
+		}
 		blocks = append(blocks, Block{Kind: BlockActions, Buttons: []Button{
 			{ID: "approve", Label: "Approve", Value: req.ID, Style: "primary", Confirm: &Confirm{
-				Title: "Sign out " + plural(inScope, "user") + "?",
-				Text:  fmt.Sprintf("This revokes every sign-in session of %s now. It cannot be undone.", plural(inScope, "user")),
+				Title: "Sign out " + plural(o.users, "user") + "?",
+				Text:  confirm + " It cannot be undone.",
 				OK:    "Sign them out", Cancel: "Back"}},
 			{ID: "deny", Label: "Deny", Value: req.ID, Style: "danger"},
 		}})
 	case store.StatusDenied, store.StatusCancelled:
-		blocks = append(blocks, Block{Kind: BlockContext, Text: fmt.Sprintf("%s by %s at %s. Nobody was signed out.",
-			capital(string(req.Status)), mention(req.DecidedBy), FormatTime(req.DecidedAt, loc))})
+		text := fmt.Sprintf("%s by %s at %s", capital(string(req.Status)), mention(req.DecidedBy), Time(req.DecidedAt))
+		if req.DecisionNote != "" {
+			text += ": “" + Literal(req.DecisionNote) + "”"
+		}
+		blocks = append(blocks, Block{Kind: BlockContext, Text: text + ". Nobody was signed out."})
 	case store.StatusExpired:
-		blocks = append(blocks, Block{Kind: BlockContext, Text: "Expired at " + FormatTime(req.ExpiresAt, loc) + " without enough approvals. Nobody was signed out."})
+		blocks = append(blocks, Block{Kind: BlockContext, Text: "Expired at " + Time(req.ExpiresAt) + " without enough approvals. Nobody was signed out."})
 	default:
-		blocks = append(blocks, a.progressBlocks(req, targets, o, loc)...)
+		blocks = append(blocks, a.progressBlocks(req, targets, o)...)
 	}
-	return Message{Text: fmt.Sprintf("Sign-out request %s (%s): %s", req.ID, statusTitle[req.Status], plural(inScope, "user")), Blocks: blocks}
+	summary := fmt.Sprintf("Sign-out request %s (%s): %s", req.ID, statusTitle[req.Status], plural(o.users, "user"))
+	if o.guests > 0 {
+		summary += ", " + plural(o.guests, "guest")
+	}
+	return Message{Text: summary, Blocks: blocks}
+}
+
+func countVerb(s store.RequestStatus) string {
+	switch s {
+	case store.StatusPending, store.StatusApproved:
+		return "will be signed out"
+	case store.StatusDenied, store.StatusCancelled, store.StatusExpired:
+		return "were to be signed out"
+	}
+	return "in scope"
+}
+
+// listHeading says what the list of users is, in the request's tense.
+func listHeading(req store.Request) string {
+	switch req.Status {
+	case store.StatusPending, store.StatusApproved:
+		return "*Will be signed out*"
+	case store.StatusDenied:
+		return fmt.Sprintf("*Was to be signed out* (denied by %s)", mention(req.DecidedBy))
+	case store.StatusCancelled:
+		return fmt.Sprintf("*Was to be signed out* (cancelled by %s)", mention(req.DecidedBy))
+	case store.StatusExpired:
+		return "*Was to be signed out* (nobody approved in time)"
+	}
+	return "*In scope*"
+}
+
+// busyElsewhere finds the users of a pending request who are also in another request that is not finished, so
+// the approvers see an overlap before they approve. Only pending cards need it.
+func (a *App) busyElsewhere(ctx context.Context, req store.Request, targets []store.Target) map[string]string {
+	if req.Status != store.StatusPending || a.Store == nil {
+		return nil
+	}
+	ids := make([]string, 0, len(targets))
+	for _, t := range targets {
+		if t.Status != store.TargetExcluded {
+			ids = append(ids, t.UserID)
+		}
+	}
+	busy, err := a.Store.ActiveRequestsFor(ctx, req.ID, ids)
+	if err != nil {
+		a.Log.Warn("look for overlapping requests", "request", req.ID, "err", err)
+		return nil
+	}
+	return busy
+}
+
+// sortedTargets orders users as people look for them: by display name, then UPN.
+func sortedTargets(targets []store.Target) []store.Target {
+	out := slices.Clone(targets)
+	slices.SortStableFunc(out, func(a, b store.Target) int {
+		if c := strings.Compare(strings.ToLower(displayName(a)), strings.ToLower(displayName(b))); c != 0 {
+			return c
+		}
+		return strings.Compare(strings.ToLower(a.UPN), strings.ToLower(b.UPN))
+	})
+	return out
+}
+
+func displayName(t store.Target) string {
+	if t.DisplayName != "" {
+		return t.DisplayName
+	}
+	return t.UPN
 }
 
 // targetNote marks what the preview must say about a user beside their name.
@@ -232,18 +356,18 @@ func targetNote(t store.Target) string {
 	case t.External:
 		return " _(external member: only their home tenant can sign them out)_"
 	case t.Guest:
-		return " _(guest: this tenant cannot sign them out of their home tenant)_"
+		return " _(guest: only their home tenant can sign them out)_"
 	case t.Disabled:
 		return " _(disabled: revoked too, so enabling the account again brings no old session back)_"
 	}
 	return ""
 }
 
-func (a *App) progressBlocks(req store.Request, targets []store.Target, o outcome, loc *time.Location) []Block {
+func (a *App) progressBlocks(req store.Request, targets []store.Target, o outcome) []Block {
 	if req.Status == store.StatusFailed {
 		return []Block{
 			{Kind: BlockSection, Text: fmt.Sprintf("*Failed: nobody was signed out.* %s", req.Failure)},
-			{Kind: BlockContext, Text: fmt.Sprintf("Approved by %s at %s.", approverMentions(req), FormatTime(req.DecidedAt, loc))},
+			{Kind: BlockContext, Text: fmt.Sprintf("Approved by %s at %s.", approverMentions(req), Time(req.DecidedAt))},
 		}
 	}
 	progress := fmt.Sprintf("*Revoked %d/%d*", o.revoked, o.inScope)
@@ -258,16 +382,16 @@ func (a *App) progressBlocks(req store.Request, targets []store.Target, o outcom
 		progress += fmt.Sprintf(" · access tokens expired %d", o.signedOut)
 	}
 	if o.guests > 0 {
-		progress += fmt.Sprintf(" · %s not signed out (home tenant)", plural(o.guests, "guest"))
+		progress += " · " + guestClause(o.guests)
 	}
 	blocks := []Block{{Kind: BlockSection, Text: progress}}
-	small := fmt.Sprintf("Approved by %s at %s.", approverMentions(req), FormatTime(req.DecidedAt, loc))
+	small := fmt.Sprintf("Approved by %s at %s.", approverMentions(req), Time(req.DecidedAt))
 	if !req.TokensExpireAt.IsZero() {
 		if req.Status == store.StatusDone || o.signedOut > 0 {
-			small += " " + finalClaim(req, targets, o, loc)
+			small += " " + finalClaim(req, targets, o)
 		} else {
 			small += fmt.Sprintf(" Access tokens issued before the revocation expire by %s (lifetime %s: %s).%s",
-				FormatTime(req.TokensExpireAt, loc), FormatDuration(req.TokenLifetime), req.LifetimeSource, caeNote(req))
+				Time(req.TokensExpireAt), FormatDuration(req.TokenLifetime), req.LifetimeSource, caeNote(req))
 		}
 	}
 	return append(blocks, Block{Kind: BlockContext, Text: small})
@@ -276,19 +400,22 @@ func (a *App) progressBlocks(req store.Request, targets []store.Target, o outcom
 // finalClaim says, once the deadline has passed, exactly what the evidence supports: "every client is signed
 // out" only when every user this tenant can sign out reached "access tokens expired"; otherwise "N of M", with
 // the rest named and why.
-func finalClaim(req store.Request, targets []store.Target, o outcome, loc *time.Location) string {
+func finalClaim(req store.Request, targets []store.Target, o outcome) string {
 	if o.everyone() {
-		s := fmt.Sprintf("Access tokens expired at %s: every client is signed out.", FormatTime(req.TokensExpireAt, loc))
+		s := fmt.Sprintf("Access tokens expired at %s: every client is signed out.", Time(req.TokensExpireAt))
 		if o.guests > 0 {
-			s += fmt.Sprintf(" (%s only their home tenant can sign out.)", plural(o.guests, "guest"))
+			s += " (" + capital(guestClause(o.guests)) + ".)"
 		}
 		return s
 	}
-	s := fmt.Sprintf("Access tokens expired at %s: %d of %s signed out.", FormatTime(req.TokensExpireAt, loc), o.signedOut,
+	s := fmt.Sprintf("Access tokens expired at %s: %d of %s signed out.", Time(req.TokensExpireAt), o.signedOut,
 		plural(o.users, "user"))
+	if o.guests > 0 {
+		s += " " + capital(guestClause(o.guests)) + "."
+	}
 	var rest []string
-	for _, t := range targets {
-		if t.Status == store.TargetExcluded || t.Status == store.TargetTokensExpired {
+	for _, t := range sortedTargets(targets) {
+		if t.Status == store.TargetExcluded || t.Status == store.TargetTokensExpired || t.Guest {
 			continue
 		}
 		if len(rest) == sampleSize {
@@ -339,53 +466,54 @@ func approverMentions(r store.Request) string {
 	return strings.Join(names, " and ")
 }
 
-// threadNotice is what one kind of runner news adds to the request's thread; targets are the users it is about.
-func threadNotice(req store.Request, kind revocation.NoticeKind, targets, all []store.Target, loc *time.Location) []Message {
+// threadNotice is what one kind of runner news adds to the request's thread; targets are the users it is about,
+// all is the whole scope.
+func threadNotice(req store.Request, kind revocation.NoticeKind, targets, all []store.Target) []Message {
 	var lines []string
 	var head string
 	switch kind {
 	case revocation.NoticeFailed:
-		head = fmt.Sprintf(":x: %s could not be signed out:", plural(len(targets), "user"))
+		head = fmt.Sprintf("❌ %s could not be signed out:", plural(len(targets), "user"))
 		for _, t := range targets {
 			lines = append(lines, fmt.Sprintf("• %s — %s", label(t), t.Detail))
 		}
 	case revocation.NoticeExcluded:
-		verb := "were"
-		if len(targets) == 1 {
-			verb = "was"
-		}
-		head = fmt.Sprintf(":shield: %s became protected after the preview and %s left alone:", plural(len(targets), "user"), verb)
+		head = fmt.Sprintf("🛡️ %s became protected after the preview and %s left alone:", plural(len(targets), "user"), wasWere(len(targets)))
 		for _, t := range targets {
 			lines = append(lines, "• "+label(t))
 		}
 	case revocation.NoticeConfirmed:
-		head = fmt.Sprintf(":white_check_mark: Sessions invalid, confirmed from Graph for %s:", plural(len(targets), "user"))
+		head = fmt.Sprintf("✅ Sessions invalid, confirmed from Graph for %s:", plural(len(targets), "user"))
 		for _, t := range targets {
-			lines = append(lines, fmt.Sprintf("• %s — sessions invalid, confirmed %s (valid from %s)",
-				label(t), FormatTime(t.ConfirmedAt, loc), FormatTime(t.SessionsValidFrom, loc)))
+			lines = append(lines, fmt.Sprintf("• %s — confirmed %s", label(t), Time(t.ConfirmedAt)))
 		}
 	case revocation.NoticeUnconfirmed:
-		head = fmt.Sprintf(":warning: %s revoked, but Graph never showed it, so I cannot confirm they are signed out:", plural(len(targets), "user"))
+		head = fmt.Sprintf("⚠️ %s revoked, but Graph never showed it, so I cannot confirm they are signed out:", plural(len(targets), "user"))
 		for _, t := range targets {
 			lines = append(lines, fmt.Sprintf("• %s — %s", label(t), t.Detail))
 		}
 	case revocation.NoticeRevoked:
-		return []Message{textMessage(fmt.Sprintf(":hourglass: Every revocation has been sent. Clients holding an access token issued before it "+
+		return []Message{textMessage(fmt.Sprintf("⏳ Every revocation has been sent. Clients holding an access token issued before it "+
 			"(Teams desktop is the usual one) can keep working until %s: lifetime %s, %s.%s I will post here then.",
-			FormatTime(req.TokensExpireAt, loc), FormatDuration(req.TokenLifetime), req.LifetimeSource, caeNote(req)))}
+			Time(req.TokensExpireAt), FormatDuration(req.TokenLifetime), req.LifetimeSource, caeNote(req)))}
 	case revocation.NoticeTokensExpired:
 		o := outcomeOf(all)
 		if o.everyone() {
-			return []Message{textMessage(fmt.Sprintf(":lock: Access tokens expired — every client is signed out (%s, at %s).",
-				plural(o.users, "user"), FormatTime(req.TokensExpireAt, loc)))}
+			text := fmt.Sprintf("🔒 Access tokens expired — every client is signed out (%s, at %s).", plural(o.users, "user"), Time(req.TokensExpireAt))
+			if o.guests > 0 {
+				text += " " + capital(guestClause(o.guests)) + "."
+			}
+			return []Message{textMessage(text)}
 		}
-		return []Message{textMessage(":lock: " + finalClaim(req, all, o, loc))}
+		return []Message{textMessage("🔒 " + finalClaim(req, all, o))}
 	default:
 		return nil
 	}
 	var out []Message
 	for i := 0; i < len(lines); i += listChunk {
-		chunk := lines[i:min(i+listChunk, len(lines))]
+		// Chunks follow the order of the events (the thread's cursor relies on it); each one reads sorted.
+		chunk := slices.Clone(lines[i:min(i+listChunk, len(lines))])
+		slices.SortStableFunc(chunk, func(a, b string) int { return strings.Compare(strings.ToLower(PlainText(a)), strings.ToLower(PlainText(b))) })
 		h := head
 		if len(lines) > listChunk {
 			h = fmt.Sprintf("%s (%d–%d of %d)", head, i+1, i+len(chunk), len(lines))
@@ -395,15 +523,16 @@ func threadNotice(req store.Request, kind revocation.NoticeKind, targets, all []
 	return out
 }
 
-// fullList is the whole scope, in thread-sized messages.
+// fullList is the whole scope, sorted by display name, in thread-sized messages.
 func fullList(targets []store.Target) []Message {
+	sorted := sortedTargets(targets)
 	var out []Message
-	for i := 0; i < len(targets); i += listChunk {
-		chunk := targets[i:min(i+listChunk, len(targets))]
+	for i := 0; i < len(sorted); i += listChunk {
+		chunk := sorted[i:min(i+listChunk, len(sorted))]
 		lines := make([]string, 0, len(chunk)+1)
-		lines = append(lines, fmt.Sprintf("*Scope, users %d–%d of %d*", i+1, i+len(chunk), len(targets)))
+		lines = append(lines, fmt.Sprintf("*Scope, users %d–%d of %d*", i+1, i+len(chunk), len(sorted)))
 		for _, t := range chunk {
-			line := "• " + label(t)
+			line := "• " + label(t) + targetNote(t)
 			if t.Status == store.TargetExcluded {
 				line += " — excluded: " + t.Detail
 			}
@@ -416,8 +545,8 @@ func fullList(targets []store.Target) []Message {
 
 func noTargetsText(sc scope.Scope) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Nobody to sign out in %s %q, so nothing was requested.", sc.Kind, sc.Text)
-	for i, t := range sc.Targets {
+	fmt.Fprintf(&b, "Nobody to sign out in %s %s, so nothing was requested.", sc.Kind, Literal(sc.Text))
+	for i, t := range sortedTargets(sc.Targets) {
 		if i == 20 {
 			fmt.Fprintf(&b, "\n…and %d more excluded.", len(sc.Targets)-20)
 			break
@@ -428,7 +557,7 @@ func noTargetsText(sc scope.Scope) string {
 }
 
 func textMessage(s string) Message {
-	return Message{Text: firstLine(s), Blocks: []Block{{Kind: BlockSection, Text: s}}}
+	return Message{Text: PlainText(firstLine(s)), Blocks: []Block{{Kind: BlockSection, Text: s}}}
 }
 
 func firstLine(s string) string {
@@ -445,11 +574,26 @@ func label(t store.Target) string {
 	return Literal(t.DisplayName) + " `" + Literal(t.UPN) + "`"
 }
 
+// plural writes a count with its noun: "1 user", "7 users".
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+func wasWere(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
 }
 
 func capital(s string) string {

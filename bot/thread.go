@@ -144,7 +144,6 @@ func (a *App) postThread(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	var loc *time.Location // looked up only when there is news: a chat API call at most once per process
 	for {
 		events, err := a.Store.EventsAfter(ctx, id, cursor, threadPage)
 		if err != nil {
@@ -162,10 +161,7 @@ func (a *App) postThread(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if loc == nil {
-			loc = a.location(ctx, req.Message.Platform, req.Requester.ID)
-		}
-		posts := threadPosts(req, events, targets, loc, int(listed))
+		posts := threadPosts(req, events, targets, int(listed))
 		for i, p := range posts {
 			cctx, cancel := a.chatContext(ctx)
 			_, err := m.Reply(cctx, req.Message, p.msg)
@@ -198,16 +194,16 @@ func (a *App) postThread(ctx context.Context, id string) error {
 
 // infoIcon marks request-level news in the thread by its kind.
 var infoIcon = map[string]string{
-	revocation.EventLifetimeUnknown: ":warning:",
-	revocation.EventBlocked:         ":no_entry:",
-	revocation.EventReadFailed:      ":warning:",
-	revocation.EventFailed:          ":x: Failed:",
+	revocation.EventLifetimeUnknown: "⚠️",
+	revocation.EventBlocked:         "⛔",
+	revocation.EventReadFailed:      "⚠️",
+	revocation.EventFailed:          "❌ Failed:",
 }
 
 // threadPosts groups a page of audit events into replies, one kind of news at a time, in the order each kind
 // first appears. scope is the request's targets in order; listed is how many parts of the scope list are
 // already in the thread.
-func threadPosts(req store.Request, events []store.Event, scope []store.Target, loc *time.Location, listed int) []threadPost {
+func threadPosts(req store.Request, events []store.Event, scope []store.Target, listed int) []threadPost {
 	targets := make(map[string]store.Target, len(scope))
 	for _, t := range scope {
 		targets[t.UserID] = t
@@ -285,7 +281,7 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 				}
 			}
 		}
-		for i, msg := range threadNotice(req, g.kind, members, scope, loc) {
+		for i, msg := range threadNotice(req, g.kind, members, scope) {
 			// A long list is split into messages of listChunk users in event order, so a crash after one of
 			// them repeats nothing before it.
 			p := threadPost{msg: msg, minSeq: g.minSeq}

@@ -39,27 +39,27 @@ func TestThreadPostsFromEvents(t *testing.T) {
 			name: "revoked events say nothing; a failure and a confirmation each get a post, in order of first appearance",
 			events: []store.Event{ev(1, "revoked", 1), ev(2, "failed", 2), ev(3, "sessions_invalid", 1),
 				ev(4, "failed", 3)},
-			want: []string{":x: 2 users could not be signed out:", ":white_check_mark: Sessions invalid, confirmed from Graph for 1 user:"},
+			want: []string{"❌ 2 users could not be signed out:", "✅ Sessions invalid, confirmed from Graph for 1 user:"},
 			seqs: []int64{2, 3},
 		},
 		{
 			name:   "request-level events: the deadline, then its notice; a late confirmation counts as confirmed",
 			events: []store.Event{ev(10, revocation.EventDeadline, -1), ev(11, "tokens_expired", 4), ev(12, revocation.EventTokensExpired, -1)},
-			want: []string{":hourglass: Every revocation has been sent.", ":white_check_mark: Sessions invalid, confirmed from Graph for 1 user:",
-				":lock: Access tokens expired"},
+			want: []string{"⏳ Every revocation has been sent.", "✅ Sessions invalid, confirmed from Graph for 1 user:",
+				"🔒 Access tokens expired"},
 			seqs: []int64{10, 11, 12},
 		},
 		{
 			name:   "protected after the preview",
 			events: []store.Event{ev(20, "excluded", 5)},
-			want:   []string{":shield: 1 user became protected after the preview and was left alone:"},
+			want:   []string{"🛡️ 1 user became protected after the preview and was left alone:"},
 			seqs:   []int64{20},
 		},
 		{
 			name:   "the request itself: the whole scope, since the card shows a sample",
 			events: []store.Event{{Seq: 40, Type: store.EventRequested}, ev(41, "failed", 1)},
 			want: []string{"*Scope, users 1–100 of 400*", "*Scope, users 101–200 of 400*", "*Scope, users 201–300 of 400*",
-				"*Scope, users 301–400 of 400*", ":x: 1 user could not be signed out:"},
+				"*Scope, users 301–400 of 400*", "❌ 1 user could not be signed out:"},
 			seqs: []int64{40, 40, 40, 40, 41},
 		},
 		{
@@ -76,7 +76,7 @@ func TestThreadPostsFromEvents(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			posts := threadPosts(req, tc.events, targets, time.UTC, tc.listed)
+			posts := threadPosts(req, tc.events, targets, tc.listed)
 			if len(posts) != len(tc.want) {
 				t.Fatalf("%d posts, want %d: %+v", len(posts), len(tc.want), posts)
 			}
@@ -97,7 +97,7 @@ func TestThreadPostsFromEvents(t *testing.T) {
 	for i := range 250 {
 		many = append(many, ev(int64(100+i), "sessions_invalid", 100+i))
 	}
-	posts := threadPosts(req, many, targets, time.UTC, 0)
+	posts := threadPosts(req, many, targets, 0)
 	if len(posts) != 3 {
 		t.Fatalf("250 confirmations in %d posts, want 3", len(posts))
 	}

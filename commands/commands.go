@@ -24,6 +24,7 @@ const (
 	KindRevokeMatch
 	KindStatus
 	KindCancel
+	KindDeny
 )
 
 // MaxUsers caps the users named in one command. Larger sets belong in a group,
@@ -67,15 +68,20 @@ func (k Kind) String() string {
 		return "status"
 	case KindCancel:
 		return "cancel"
+	case KindDeny:
+		return "deny"
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// revokes reports whether k asks for a sign-out, the only kinds a --reason
-// belongs to (it is recorded with the request and shown to the approver).
+// revokes reports whether k asks for a sign-out.
 func (k Kind) revokes() bool {
 	return k == KindRevokeUsers || k == KindRevokeGroup || k == KindRevokeMatch
 }
+
+// takesReason reports whether a --reason belongs to k: a sign-out's is shown to the approver, a deny's to the
+// requester and on the card.
+func (k Kind) takesReason() bool { return k.revokes() || k == KindDeny }
 
 // Command is one parsed /signout command. Only the fields of its Kind are set.
 type Command struct {
@@ -84,8 +90,8 @@ type Command struct {
 	Group     string   // KindRevokeGroup: display name (may contain spaces) or object id
 	Match     string   // KindRevokeMatch: text that display names must contain
 	Target    string   // KindStatus: one user reference
-	RequestID string   // KindCancel
-	Reason    string   // --reason, optional, for revoke kinds
+	RequestID string   // KindCancel, KindDeny
+	Reason    string   // --reason, optional, for revoke kinds and deny (a deny's reason may also follow the id)
 	Topic     string   // KindHelp: optional topic ("user","group","match","status","cancel")
 }
 
@@ -117,7 +123,7 @@ func (e *Error) Error() string {
 func usage(k Kind) string {
 	switch k {
 	case KindHelp:
-		return "/signout help [user|group|match|status|cancel]"
+		return "/signout help [user|group|match|status|cancel|deny]"
 	case KindRevokeUsers:
 		return `/signout user <e-mail, UPN or object id> [more …] [--reason "…"]`
 	case KindRevokeGroup:
@@ -128,16 +134,18 @@ func usage(k Kind) string {
 		return "/signout status <e-mail, UPN or object id>"
 	case KindCancel:
 		return "/signout cancel <request id>"
+	case KindDeny:
+		return "/signout deny <request id> [reason]"
 	}
 	return generalUsage
 }
 
 // generalUsage is shown when we cannot tell which form the admin meant.
-const generalUsage = "/signout user|group|match|status|cancel|help … (type /signout help for examples)"
+const generalUsage = "/signout user|group|match|status|cancel|deny|help … (type /signout help for examples)"
 
 // verbs lists the kinds in the order used for help and for breaking ties
 // between equally close did-you-mean suggestions.
-var verbs = [...]Kind{KindHelp, KindRevokeUsers, KindRevokeGroup, KindRevokeMatch, KindStatus, KindCancel}
+var verbs = [...]Kind{KindHelp, KindRevokeUsers, KindRevokeGroup, KindRevokeMatch, KindStatus, KindCancel, KindDeny}
 
 // String returns canonical text for c: Parse(c.String()) gives back an equal
 // Command for every Command that Parse can return. It is meant for audit logs
@@ -160,10 +168,10 @@ func (c Command) String() string {
 		b.WriteString(" " + quoteValue(c.Match))
 	case KindStatus:
 		b.WriteString(" " + c.Target)
-	case KindCancel:
+	case KindCancel, KindDeny:
 		b.WriteString(" " + c.RequestID)
 	}
-	if c.Reason != "" && c.Kind.revokes() {
+	if c.Reason != "" && c.Kind.takesReason() {
 		b.WriteString(" --reason " + quoteValue(c.Reason))
 	}
 	return escapeMarkup(b.String())

@@ -24,7 +24,10 @@ func TestParseForms(t *testing.T) {
 		{"help topic", "help group", Command{Kind: KindHelp, Topic: "group"}},
 		{"help topic case", "Help Cancel", Command{Kind: KindHelp, Topic: "cancel"}},
 		{"help topic typo", "help gruop", Command{Kind: KindHelp, Topic: "group"}},
-		{"help unknown topic is full help", "help me please", Command{Kind: KindHelp}},
+		{"help unknown topic is kept, so help can say it is unknown", "help me please", Command{Kind: KindHelp, Topic: "me"}},
+		{"deny with a reason after the id", "deny R7K3Q9 wrong group: use Sales EMEA", Command{Kind: KindDeny, RequestID: "R7K3Q9", Reason: "wrong group: use Sales EMEA"}},
+		{"deny with --reason", `deny R7K3Q9 --reason "not approved by CAB"`, Command{Kind: KindDeny, RequestID: "R7K3Q9", Reason: "not approved by CAB"}},
+		{"deny without a reason", "deny R7K3Q9", Command{Kind: KindDeny, RequestID: "R7K3Q9"}},
 
 		// user
 		{"user one", "user lester@contoso.com", Command{Kind: KindRevokeUsers, Users: []string{"lester@contoso.com"}}},
@@ -234,6 +237,8 @@ func TestParseErrors(t *testing.T) {
 		{"cancel two", "cancel r-1 r-2", []string{"exactly one request id"}, "", KindCancel},
 		{"cancel bad chars", "cancel r/1", []string{`"r/1" is not a request id`}, "", KindCancel},
 		{"cancel too long", "cancel " + strings.Repeat("a", 65), []string{"is not a request id", "1 to 64"}, "", KindCancel},
+		{"deny empty", "deny", []string{"deny needs the request id", "/signout deny"}, "", KindDeny},
+		{"deny reason twice", `deny R1 because --reason "x"`, []string{"give the reason once"}, "", KindDeny},
 		{"unclosed quote", `group "Migration Wave 1`, []string{"never closed", "Migration Wave 1"}, "", -2},
 		{"unclosed quote in option", `user a@contoso.com --reason="x y`, []string{"never closed"}, "", -2},
 		{"control character", "user a@contoso.com\x07", []string{"control character (U+0007)"}, "", -2},
@@ -417,10 +422,14 @@ func TestHelp(t *testing.T) {
 	if !strings.Contains(full, "--reason") || !strings.Contains(full, "second admin") {
 		t.Errorf("Help(\"\") does not explain --reason and approval:\n%s", full)
 	}
-	for _, topic := range []string{"nonsense", "help", " "} {
+	for _, topic := range []string{"help", " "} {
 		if got := Help(topic); got != full {
 			t.Errorf("Help(%q) is not the full help", topic)
 		}
+	}
+	// An unknown form is named as unknown, then the full help follows.
+	if got := Help("nonsense"); !strings.HasPrefix(got, `There is no form called "nonsense"`) || !strings.HasSuffix(got, full) {
+		t.Errorf("Help(\"nonsense\") = %q", got)
 	}
 	for _, k := range verbs[1:] {
 		t.Run(k.String(), func(t *testing.T) {

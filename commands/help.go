@@ -51,6 +51,12 @@ func helpSections() []helpSection {
 			[]string{
 				"/signout cancel R7K3Q9",
 			}},
+		{KindDeny,
+			"Deny a request that is waiting for approval, with an optional reason the requester and the card will show " +
+				"(any admin; the requester's own deny is recorded as a cancel). The Deny button asks for the reason too.",
+			[]string{
+				"/signout deny R7K3Q9 wrong group: use Sales EMEA",
+			}},
 		{KindHelp,
 			"Show this help, or the help for one form.",
 			[]string{
@@ -73,6 +79,14 @@ func Help(topic string) string {
 			sections, narrowed = []helpSection{s}, true
 			break
 		}
+	}
+	if !narrowed && topic != "" && topic != KindHelp.String() {
+		names := make([]string, 0, len(verbs)-1)
+		for _, k := range verbs[1:] {
+			names = append(names, k.String())
+		}
+		b.WriteString("There is no form called \"" + topic + "\"; the forms are " + strings.Join(names, ", ") +
+			". Here is the help for all of them.\n\n")
 	}
 	if !narrowed {
 		b.WriteString("*Sign users out of Microsoft 365.* Every sign-out request must be approved by a second admin " +

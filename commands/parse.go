@@ -55,7 +55,7 @@ func parse(text string) (Command, *Error) {
 			Usage: usage(KindRevokeUsers),
 		}
 	}
-	if opts.hasReason && !kind.revokes() {
+	if opts.hasReason && !kind.takesReason() {
 		return Command{}, &Error{
 			Msg:   fmt.Sprintf("--reason only goes with a sign-out (user, group or match), not with %s", kind),
 			Usage: usage(kind),
@@ -74,7 +74,10 @@ func parse(text string) (Command, *Error) {
 	switch kind {
 	case KindHelp:
 		if len(args) > 0 {
-			c.Topic = topic(strings.Trim(args[0].raw, `"'`))
+			raw := strings.Trim(args[0].raw, `"'`)
+			if c.Topic = topic(raw); c.Topic == "" {
+				c.Topic = strings.ToLower(raw) // unknown: Help says so
+			}
 		}
 	case KindRevokeUsers:
 		c.Users, e = users(args)
@@ -93,6 +96,8 @@ func parse(text string) (Command, *Error) {
 		c.Target, e = status(args)
 	case KindCancel:
 		c.RequestID, e = cancel(args)
+	case KindDeny:
+		c.RequestID, c.Reason, e = deny(args, opts.reason)
 	}
 	if e != nil {
 		return Command{}, e
@@ -225,18 +230,43 @@ func status(args []token) (string, *Error) {
 	return refs[0], nil
 }
 
-func cancel(args []token) (string, *Error) {
+// deny reads "<request id> [reason…]": the reason is the rest of the line, or --reason.
+func deny(args []token, reason string) (string, string, *Error) {
+	if len(args) == 0 {
+		return "", "", &Error{Msg: "deny needs the request id shown in the request message, e.g. /signout deny R7K3Q9 wrong group",
+			Usage: usage(KindDeny)}
+	}
+	id, e := requestID(args[:1], KindDeny)
+	if e != nil {
+		return "", "", e
+	}
+	if more := rest(args[1:]); more != "" {
+		if reason != "" {
+			return "", "", &Error{Msg: "give the reason once: after the request id, or with --reason", Usage: usage(KindDeny)}
+		}
+		reason = more
+	}
+	if n := utf8.RuneCountInString(reason); n > MaxReasonLen {
+		return "", "", &Error{Msg: fmt.Sprintf("the reason is %s characters; at most %s fit on the card", thousands(n), thousands(MaxReasonLen)),
+			Usage: usage(KindDeny)}
+	}
+	return id, reason, nil
+}
+
+func cancel(args []token) (string, *Error) { return requestID(args, KindCancel) }
+
+func requestID(args []token, kind Kind) (string, *Error) {
 	ids := words(args)
 	switch {
 	case len(ids) == 0:
-		return "", &Error{Msg: "cancel needs the request id shown in the request message, e.g. /signout cancel r-7f3a9c", Usage: usage(KindCancel)}
+		return "", &Error{Msg: fmt.Sprintf("%s needs the request id shown in the request message, e.g. /signout %s R7K3Q9", kind, kind), Usage: usage(kind)}
 	case len(ids) > 1:
-		return "", &Error{Msg: fmt.Sprintf("cancel takes exactly one request id, but %d were given; cancel them one at a time", len(ids)),
-			Usage: usage(KindCancel)}
+		return "", &Error{Msg: fmt.Sprintf("%s takes exactly one request id, but %d were given; %s them one at a time", kind, len(ids), kind),
+			Usage: usage(kind)}
 	}
 	if !validRequestID(ids[0]) {
 		return "", &Error{Msg: fmt.Sprintf("%s is not a request id: ids are 1 to %d letters, digits, - or _, as shown in the request message",
-			show(ids[0]), maxRequestIDLen), Usage: usage(KindCancel)}
+			show(ids[0]), maxRequestIDLen), Usage: usage(kind)}
 	}
 	return ids[0], nil
 }

@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/signoutbot/signoutbot/approvals"
 	"github.com/signoutbot/signoutbot/bot"
 	"github.com/signoutbot/signoutbot/bot/console"
 	"github.com/signoutbot/signoutbot/graph"
@@ -37,6 +39,7 @@ type Options struct {
 	Data          string // folder for the SQLite database
 	Tenant        graphtest.Options
 	TokenLifetime time.Duration // simulated access-token lifetime (default 2 min)
+	Expiry        time.Duration // how long a request waits for approval (default 30 min, as in production)
 	VerifyBackoff []time.Duration
 	Poll          time.Duration // scheduler poll (default 500 ms)
 	Log           *slog.Logger
@@ -49,7 +52,25 @@ type Demo struct {
 	Tenant  *graphtest.Server
 	Console *console.Console
 	close   func()
+
+	// The page's server: kept so it can be stopped and started again on the same address, as when the demo
+	// goes away under an open page (see pause and resume).
+	mu      sync.Mutex
+	srv     *http.Server
+	addr    string
+	serving context.Context // request contexts: ends the page's event streams when the server stops
+	log     *slog.Logger
 }
+
+// ListenError is returned when the demo page's address cannot be listened on (typically another demo, or
+// another program, already uses it).
+type ListenError struct {
+	Addr string
+	Err  error
+}
+
+func (e *ListenError) Error() string { return fmt.Sprintf("demo: listen on %s: %v", e.Addr, e.Err) }
+func (e *ListenError) Unwrap() error { return e.Err }
 
 // Close stops everything.
 func (d *Demo) Close() { d.close() }
@@ -79,7 +100,25 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 			closers[i]()
 		}
 	}
-	fail := func(err error) (*Demo, error) { cleanup(); return nil, err }
+	var dbPath string
+	fail := func(err error) (*Demo, error) {
+		cleanup()
+		// A run that never started leaves no database behind: an empty file would read as a run with no requests.
+		if dbPath != "" {
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				_ = os.Remove(dbPath + suffix)
+			}
+		}
+		return nil, err
+	}
+
+	// Listen before anything else is made: a busy address is the likeliest failure, and it must not leave a
+	// database or a running tenant behind.
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fail(&ListenError{Addr: o.Listen, Err: err})
+	}
+	closers = append(closers, func() { _ = ln.Close() })
 
 	tenant := graphtest.New(o.Tenant)
 	if err := tenant.Start(); err != nil {
@@ -107,10 +146,11 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	}
 	// Each run's simulated tenant is new, so its requests would mean nothing to the next run (and its cards are
 	// not on the next run's page): every run gets a database of its own, and earlier runs stay for reading.
-	dbPath, err := runDatabase(o.Data, time.Now())
+	path, err := runDatabase(o.Data, time.Now())
 	if err != nil {
 		return fail(err)
 	}
+	dbPath = path
 	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return fail(err)
@@ -123,7 +163,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		}
 	}
 	app, err := bot.NewApp(ctx, bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass}, AdminIDs: admins,
-		VerifyBackoff: o.VerifyBackoff, Log: o.Log, MinEditInterval: 300 * time.Millisecond})
+		Policy: approvals.Policy{Expiry: o.Expiry}, VerifyBackoff: o.VerifyBackoff, Log: o.Log, MinEditInterval: 300 * time.Millisecond})
 	if err != nil {
 		return fail(err)
 	}
@@ -133,30 +173,69 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 			fmt.Sprintf("Simulated tenant with %d users; nothing here reaches Microsoft.", len(tenant.Users())),
 			fmt.Sprintf("Access-token lifetime is *simulated: %s* (a real tenant: 60–90 min, or its token lifetime policy).", bot.FormatDuration(o.TokenLifetime)),
 			"_Break Glass Admin_ is protected (group *Break Glass*) and is never signed out.",
+			fmt.Sprintf("A request nobody decides expires after *%s*.", bot.FormatDuration(approvals.Policy{Expiry: o.Expiry}.WithDefaults().Expiry)),
 		}}
 	app.AddMessenger(con)
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return fail(fmt.Errorf("demo: listen on %s: %w", o.Listen, err))
-	}
-	srv := &http.Server{Handler: con.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			o.Log.Error("demo page", "err", err)
-		}
-	}()
+	serving, stopServing := context.WithCancel(context.Background())
+	d := &Demo{URL: "http://" + ln.Addr().String() + "/", DB: dbPath, Tenant: tenant, Console: con, close: cleanup,
+		addr: ln.Addr().String(), serving: serving, log: o.Log}
+	d.serve(ln)
 	done := make(chan struct{})
 	go func() { defer close(done); app.RunScheduler(ctx, o.Poll) }()
-	// Closers run in reverse: stop the page, wait for its work and the scheduler, then the store and tenant.
+	// Closers run in reverse: stop the page (ending its event streams first, or Shutdown would wait for them),
+	// wait for its work and the scheduler, then the store and tenant.
 	closers = append(closers, func() {
+		stopServing()
 		shutdown, c := context.WithTimeout(context.Background(), 5*time.Second)
 		defer c()
-		_ = srv.Shutdown(shutdown)
+		d.mu.Lock()
+		srv := d.srv
+		d.srv = nil
+		d.mu.Unlock()
+		if srv != nil {
+			_ = srv.Shutdown(shutdown)
+		}
 		cancel()
 		con.Wait()
 		<-done
 	})
-	return &Demo{URL: "http://" + ln.Addr().String() + "/", DB: dbPath, Tenant: tenant, Console: con, close: cleanup}, nil
+	return d, nil
+}
+
+// serve starts the page's server on ln.
+func (d *Demo) serve(ln net.Listener) {
+	srv := &http.Server{Handler: d.Console.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return d.serving }}
+	d.mu.Lock()
+	d.srv = srv
+	d.mu.Unlock()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("demo page", "err", err)
+		}
+	}()
+}
+
+// pause stops the page's server at once, dropping open connections, as if the demo had gone away; the bot keeps
+// running. Tests use it to show what an open page does when its server disappears.
+func (d *Demo) pause() {
+	d.mu.Lock()
+	srv := d.srv
+	d.srv = nil
+	d.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+}
+
+// resume serves the page again on the same address after pause.
+func (d *Demo) resume() error {
+	ln, err := net.Listen("tcp", d.addr)
+	if err != nil {
+		return &ListenError{Addr: d.addr, Err: err}
+	}
+	d.serve(ln)
+	return nil
 }
 
 func tenantRows(t *graphtest.Server) []console.TenantUser {

@@ -433,3 +433,21 @@ func TestRevokeNeverDropsUsersOnCancel(t *testing.T) {
 		t.Errorf("revoked %d, cancelled %d of %d", revoked, cancelled, len(ids))
 	}
 }
+
+// A group can be found by its description, with the description quoted safely into the filter.
+func TestGroupsByDescription(t *testing.T) {
+	_, c := tenanttest.Start(t, graphtest.Options{Users: 10, BigGroupSize: 5}, graph.Config{})
+	ctx := context.Background()
+	got, err := c.GroupsByDescription(ctx, "Sales EMEA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].DisplayName != graphtest.GroupSales || got[0].Description != "Sales EMEA" {
+		t.Fatalf("GroupsByDescription(Sales EMEA) = %+v", got)
+	}
+	for _, text := range []string{"Nothing like it", "x' or startswith(displayName,'S"} {
+		if got, err := c.GroupsByDescription(ctx, text); err != nil || len(got) != 0 {
+			t.Errorf("GroupsByDescription(%q) = %+v, %v; want none", text, got, err)
+		}
+	}
+}

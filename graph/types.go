@@ -113,6 +113,9 @@ type Directory interface {
 	MatchUsers(ctx context.Context, text string, fn func([]User) error) error
 	// ResolveGroup finds one group by display name or object id.
 	ResolveGroup(ctx context.Context, ref string) (Group, error)
+	// GroupsByDescription lists the groups whose description is exactly text (at most 25): the way an admin
+	// names a group by what it says it is ("Sales EMEA") when its display name is shared ("Sales").
+	GroupsByDescription(ctx context.Context, text string) ([]Group, error)
 	// GroupMembers calls fn with each page of the group's transitive members that are users.
 	GroupMembers(ctx context.Context, groupID string, fn func([]User) error) error
 	// RevokeSessions revokes the sign-in sessions of every user, returning one result per id in order.

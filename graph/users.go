@@ -221,6 +221,30 @@ func (c *Client) ResolveGroup(ctx context.Context, ref string) (Group, error) {
 	}
 }
 
+// GroupsByDescription finds groups whose description equals text. Only the request path uses it, after a
+// display name matched nothing; settings (protected groups, the admin group) are resolved by name or id only.
+func (c *Client) GroupsByDescription(ctx context.Context, text string) ([]Group, error) {
+	filter := "description eq " + Quote(strings.TrimSpace(text))
+	sel := []string{"id", "displayName", "description"}
+	var resp models.GroupCollectionResponseable
+	err := c.do(ctx, "find group by description", func(ctx context.Context) error {
+		var err error
+		resp, err = c.sdk.Groups().Get(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
+			Headers:         consistencyEventual(),
+			QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: ptr(int32(25)), Count: ptr(true)},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("graph: find group by description %q: %w", text, err)
+	}
+	var found []Group
+	for _, g := range resp.GetValue() {
+		found = append(found, toGroup(g))
+	}
+	return found, nil
+}
+
 func toGroup(g models.Groupable) Group {
 	return Group{ID: deref(g.GetId()), DisplayName: deref(g.GetDisplayName()), Description: deref(g.GetDescription())}
 }

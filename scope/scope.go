@@ -24,6 +24,10 @@ type Scope struct {
 	Kind    string // "users", "group", "match"
 	Text    string // what was named: the group's display name, the match text, the user list
 	GroupID string
+	// Group is the group a group command resolved to; ByDescription says it was found by its description
+	// because no group has that display name.
+	Group         graph.Group
+	ByDescription bool
 	Targets []store.Target // pending first-come order; excluded ones carry Detail
 }
 
@@ -157,11 +161,11 @@ func Resolve(ctx context.Context, dir graph.Directory, prot *Protection, cmd com
 			add(u)
 		}
 	case commands.KindRevokeGroup:
-		g, err := dir.ResolveGroup(ctx, cmd.Group)
+		g, byDescription, err := resolveGroup(ctx, dir, cmd.Group)
 		if err != nil {
 			return Scope{}, err
 		}
-		sc.Kind, sc.Text, sc.GroupID = "group", g.DisplayName, g.ID
+		sc.Kind, sc.Text, sc.GroupID, sc.Group, sc.ByDescription = "group", g.DisplayName, g.ID, g, byDescription
 		if err := dir.GroupMembers(ctx, g.ID, addPage); err != nil {
 			return Scope{}, err
 		}
@@ -174,4 +178,24 @@ func Resolve(ctx context.Context, dir graph.Directory, prot *Protection, cmd com
 		return Scope{}, fmt.Errorf("scope: %s is not a sign-out command", cmd.Kind)
 	}
 	return sc, nil
+}
+
+// resolveGroup finds the group a command names: by object id or display name, else by description (admins
+// tell groups that share a name apart by what they are, e.g. "Sales EMEA"). Several groups with that
+// description are as ambiguous as several with that name.
+func resolveGroup(ctx context.Context, dir graph.Directory, ref string) (graph.Group, bool, error) {
+	g, err := dir.ResolveGroup(ctx, ref)
+	if !errors.Is(err, graph.ErrNotFound) || graph.IsObjectID(strings.TrimSpace(ref)) {
+		return g, false, err
+	}
+	found, derr := dir.GroupsByDescription(ctx, ref)
+	switch {
+	case derr != nil:
+		return graph.Group{}, false, fmt.Errorf("%w (and looking it up by description failed: %w)", err, derr)
+	case len(found) == 1:
+		return found[0], true, nil
+	case len(found) > 1:
+		return graph.Group{}, false, &graph.AmbiguousError{Ref: ref, Candidates: found}
+	}
+	return graph.Group{}, false, err
 }

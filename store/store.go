@@ -202,9 +202,9 @@ type Store interface {
 	// UserHistory lists a user's target rows (by UserID or UPN, any case) across requests, with their requests,
 	// most recent request first, at most limit of them (0: no limit).
 	UserHistory(ctx context.Context, user string, limit int) ([]UserTarget, error)
-	// ActiveRequestsFor says which of the given users are in scope (not excluded) of a request that is pending,
-	// approved or running: user id → the newest such request's id. Users in none are absent.
-	ActiveRequestsFor(ctx context.Context, userIDs []string) (map[string]string, error)
+	// ActiveRequestsFor says which of the given users are in scope (not excluded) of a request other than except
+	// that is pending, approved or running: user id → the newest such request's id. Users in none are absent.
+	ActiveRequestsFor(ctx context.Context, except string, userIDs []string) (map[string]string, error)
 
 	AppendEvent(ctx context.Context, ev Event) error
 	Events(ctx context.Context, requestID string) ([]Event, error) // requestID "" lists all

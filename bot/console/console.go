@@ -8,13 +8,16 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/signoutbot/signoutbot/bot"
 	"github.com/signoutbot/signoutbot/store"
@@ -31,14 +34,17 @@ var webFiles embed.FS
 
 // Message is one message on the page.
 type Message struct {
-	ID      string      `json:"id"`
-	Thread  string      `json:"thread,omitempty"`
-	For     string      `json:"for,omitempty"` // ephemeral: only this user sees it
-	Text    string      `json:"text"`
-	Blocks  []bot.Block `json:"blocks"`
-	Posted  time.Time   `json:"posted"`
-	Edited  time.Time   `json:"edited,omitempty"`
-	Replies []Message   `json:"replies,omitempty"`
+	ID     string      `json:"id"`
+	Thread string      `json:"thread,omitempty"`
+	For    string      `json:"for,omitempty"` // ephemeral: only this user sees it
+	Text   string      `json:"text"`
+	Blocks []bot.Block `json:"blocks"`
+	Posted time.Time   `json:"posted"`
+	Edited time.Time   `json:"edited,omitempty"`
+	// Rev is the console's version when the message last changed: the page asks for messages changed after the
+	// version it shows, so it patches only those and never redraws (and never loses a text selection).
+	Rev     int       `json:"rev"`
+	Replies []Message `json:"replies,omitempty"`
 }
 
 // Person is a selectable identity on the page.
@@ -72,6 +78,7 @@ type Console struct {
 	seq      int
 	messages []*Message
 	version  int
+	epoch    string
 	subs     map[chan int]struct{}
 	wg       sync.WaitGroup
 }
@@ -80,8 +87,12 @@ var _ bot.Messenger = (*Console)(nil)
 
 func (c *Console) Platform() string { return Platform }
 
-func (c *Console) changed() {
+// bump marks m (nil: nothing in particular) as changed now and tells every open page. Callers hold c.mu.
+func (c *Console) bump(m *Message) {
 	c.version++
+	if m != nil {
+		m.Rev = c.version
+	}
 	for ch := range c.subs {
 		select {
 		case ch <- c.version:
@@ -97,7 +108,7 @@ func (c *Console) add(m Message) store.MessageRef {
 	m.ID = strconv.Itoa(c.seq)
 	m.Posted = time.Now().UTC()
 	c.messages = append(c.messages, &m)
-	c.changed()
+	c.bump(&m)
 	return store.MessageRef{Platform: Platform, Channel: Channel, ID: m.ID, Thread: m.Thread}
 }
 
@@ -111,7 +122,7 @@ func (c *Console) Update(_ context.Context, ref store.MessageRef, msg bot.Messag
 	for _, m := range c.messages {
 		if m.ID == ref.ID {
 			m.Text, m.Blocks, m.Edited = msg.Text, msg.Blocks, time.Now().UTC()
-			c.changed()
+			c.bump(m)
 			return nil
 		}
 	}
@@ -140,8 +151,12 @@ func (c *Console) Person(_ context.Context, userID string) (bot.Person, error) {
 	return bot.Person{}, fmt.Errorf("console: no person %s", userID)
 }
 
-// State is what the page shows to one viewer.
+// State is what the page shows to one viewer. Every list is present even when empty ([] rather than null), so
+// the page never has to tell "nothing yet" from "missing".
 type State struct {
+	// Epoch names this console's life: versions count from 0 again in a new run, so a page that sees another
+	// epoch starts over instead of asking for changes after a version that means nothing here.
+	Epoch    string       `json:"epoch"`
 	Version  int          `json:"version"`
 	Viewer   string       `json:"viewer"`
 	People   []Person     `json:"people"`
@@ -150,14 +165,34 @@ type State struct {
 	Notes    []string     `json:"notes"`
 }
 
+// Changes are the messages viewer sees that changed after a version, flat and in posting order: replies name
+// their thread and come after it.
+type Changes struct {
+	Epoch    string    `json:"epoch"`
+	Version  int       `json:"version"`
+	Messages []Message `json:"messages"`
+}
+
+// epochLocked returns the console's epoch, choosing it on first use. Callers hold c.mu.
+func (c *Console) epochLocked() string {
+	if c.epoch == "" {
+		c.epoch = strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	return c.epoch
+}
+
+// visible reports whether viewer sees m: everyone sees shared messages, only its one viewer an ephemeral.
+func visible(m *Message, viewer string) bool { return m.For == "" || m.For == viewer }
+
 // Snapshot is the state as viewer sees it: top-level messages with their replies, and viewer's ephemerals.
 func (c *Console) Snapshot(viewer string) State {
 	c.mu.Lock()
-	st := State{Version: c.version, Viewer: viewer, People: c.People, Notes: c.Notes}
+	st := State{Epoch: c.epochLocked(), Version: c.version, Viewer: viewer, People: c.People, Notes: c.Notes,
+		Messages: []Message{}, Tenant: []TenantUser{}}
 	byID := map[string]int{}
 	for _, m := range c.messages {
 		switch {
-		case m.For != "" && m.For != viewer:
+		case !visible(m, viewer):
 		case m.Thread == "":
 			byID[m.ID] = len(st.Messages)
 			st.Messages = append(st.Messages, *m)
@@ -168,19 +203,63 @@ func (c *Console) Snapshot(viewer string) State {
 		}
 	}
 	c.mu.Unlock()
-	if c.Tenant != nil {
-		st.Tenant = c.Tenant()
-		sort.SliceStable(st.Tenant, func(i, j int) bool {
-			return st.Tenant[i].SessionsValidFrom.After(st.Tenant[j].SessionsValidFrom)
-		})
+	if st.People == nil {
+		st.People = []Person{}
 	}
+	if st.Notes == nil {
+		st.Notes = []string{}
+	}
+	st.Tenant = c.tenant()
 	return st
+}
+
+// ChangesSince lists the messages viewer sees that were posted or edited after version.
+func (c *Console) ChangesSince(viewer string, version int) Changes {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := Changes{Epoch: c.epochLocked(), Version: c.version, Messages: []Message{}}
+	for _, m := range c.messages {
+		if m.Rev > version && visible(m, viewer) {
+			ch.Messages = append(ch.Messages, *m)
+		}
+	}
+	return ch
+}
+
+// tenant is the tenant panel's rows, most recently signed out first.
+func (c *Console) tenant() []TenantUser {
+	rows := []TenantUser{}
+	if c.Tenant != nil {
+		rows = append(rows, c.Tenant()...)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].SessionsValidFrom.After(rows[j].SessionsValidFrom) })
+	return rows
+}
+
+// tenantFingerprint changes whenever a row of the tenant panel would, so the page fetches the panel only then.
+func (c *Console) tenantFingerprint() string {
+	if c.Tenant == nil {
+		return "0"
+	}
+	h := fnv.New64a()
+	for _, u := range c.Tenant() {
+		fmt.Fprintf(h, "%s\x00%s\x00%t%t%d\x00", u.UPN, u.DisplayName, u.Guest, u.Enabled, u.SessionsValidFrom.UnixNano())
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // Wait blocks until background work started by the page is done.
 func (c *Console) Wait() { c.wg.Wait() }
 
-// Handler serves the page and its API.
+// Handler serves the page and its API:
+//
+//	GET  /api/state?user=U                the whole page as U sees it (on load, and when U changes)
+//	GET  /api/messages?user=U&since=V     messages U sees that changed after version V
+//	GET  /api/tenant                      the tenant panel's rows
+//	GET  /api/events                      server-sent events: "change" (data: version), "tenant" (data: a
+//	                                      fingerprint of the panel), "ping" (a heartbeat)
+//	POST /api/command {User, Text, ID}    a /signout command, Text as typed after "/signout"
+//	POST /api/action  {User, Action, Value, Message, Note, ID}   a button click; Note: a deny's reason
 func (c *Console) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(webFiles, "web")
@@ -188,6 +267,15 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /api/state", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, c.Snapshot(r.URL.Query().Get("user")))
 	})
+	mux.HandleFunc("GET /api/messages", func(w http.ResponseWriter, r *http.Request) {
+		since, err := strconv.Atoi(r.URL.Query().Get("since"))
+		if err != nil || since < 0 {
+			http.Error(w, "since: want the version the page shows (a number ≥ 0)", http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, c.ChangesSince(r.URL.Query().Get("user"), since))
+	})
+	mux.HandleFunc("GET /api/tenant", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, c.tenant()) })
 	mux.HandleFunc("POST /api/command", c.command)
 	mux.HandleFunc("POST /api/action", c.action)
 	mux.HandleFunc("GET /api/events", c.events)
@@ -243,6 +331,11 @@ func (c *Console) respond(userID string) func(context.Context, bot.Message) erro
 	}
 }
 
+// wireEscaper encodes typed text the way chat platforms deliver it: Slack and Teams escape the user's own &, <
+// and > as entities and keep raw angle brackets for their markup, and the command parser undoes exactly that.
+// Handing it the page's text raw would make "<b>x</b>" look like markup and vanish.
+var wireEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
 func (c *Console) command(w http.ResponseWriter, r *http.Request) {
 	var body struct{ User, Text, ID string }
 	if !decode(w, r, &body) {
@@ -255,14 +348,17 @@ func (c *Console) command(w http.ResponseWriter, r *http.Request) {
 	ev := bot.CommandEvent{
 		Actor:        store.Actor{Platform: Platform, ID: p.ID, Name: p.Name},
 		Conversation: store.MessageRef{Platform: Platform, Channel: Channel},
-		Text:         body.Text, DeliveryID: body.ID, Respond: c.respond(p.ID),
+		Text:         wireEscaper.Replace(body.Text), DeliveryID: body.ID, Respond: c.respond(p.ID),
 	}
 	w.WriteHeader(http.StatusAccepted)
 	c.background(func(ctx context.Context) { c.App.HandleCommand(ctx, ev) })
 }
 
+// MaxNote is the longest reason a deny may carry, as long as a request's own --reason may be.
+const MaxNote = 1500
+
 func (c *Console) action(w http.ResponseWriter, r *http.Request) {
-	var body struct{ User, Action, Value, Message, ID string }
+	var body struct{ User, Action, Value, Message, Note, ID string }
 	if !decode(w, r, &body) {
 		return
 	}
@@ -270,18 +366,32 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if n := utf8.RuneCountInString(body.Note); n > MaxNote {
+		http.Error(w, fmt.Sprintf("the reason is %d characters long; at most %d fit", n, MaxNote), http.StatusBadRequest)
+		return
+	}
 	ev := bot.ActionEvent{
 		Actor:        store.Actor{Platform: Platform, ID: p.ID, Name: p.Name},
 		Conversation: store.MessageRef{Platform: Platform, Channel: Channel},
 		Message:      store.MessageRef{Platform: Platform, Channel: Channel, ID: body.Message},
-		ActionID:     body.Action, Value: body.Value, DeliveryID: body.ID, Respond: c.respond(p.ID),
+		ActionID:     body.Action, Value: body.Value, Note: strings.TrimSpace(body.Note), DeliveryID: body.ID,
+		Respond: c.respond(p.ID),
 	}
 	w.WriteHeader(http.StatusAccepted)
 	c.background(func(ctx context.Context) { c.App.HandleAction(ctx, ev) })
 }
 
-// events streams a "change" event whenever anything on the page changed; the page then fetches /api/state.
-// The tenant panel changes without messages, so a slow tick keeps it fresh too.
+// Intervals of the event stream: the tenant panel changes without any message changing, so the stream looks at
+// it now and then (and says so only when it changed); the heartbeat lets the page notice a server that went
+// away without closing the connection.
+const (
+	tenantCheck = 2 * time.Second
+	heartbeat   = 15 * time.Second
+)
+
+// events streams what changed: "change" with the version whenever a message changed (the page then asks
+// /api/messages for what changed after the version it shows), "tenant" when the tenant panel changed, and
+// "ping" as a heartbeat. The first events tell the current version and panel at once.
 func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -303,16 +413,38 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 		delete(c.subs, ch)
 		c.mu.Unlock()
 	}()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		fmt.Fprintf(w, "event: change\ndata: %d\n\n", v)
+	send := func(event, data string) bool {
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+			return false
+		}
 		fl.Flush()
+		return true
+	}
+	fp := c.tenantFingerprint()
+	if !send("change", strconv.Itoa(v)) || !send("tenant", fp) {
+		return
+	}
+	tick := time.NewTicker(tenantCheck)
+	defer tick.Stop()
+	ping := time.NewTicker(heartbeat)
+	defer ping.Stop()
+	for {
+		ok := true
 		select {
 		case <-r.Context().Done():
 			return
 		case v = <-ch:
+			ok = send("change", strconv.Itoa(v))
 		case <-tick.C:
+			if now := c.tenantFingerprint(); now != fp {
+				fp = now
+				ok = send("tenant", fp)
+			}
+		case <-ping.C:
+			ok = send("ping", "")
+		}
+		if !ok {
+			return
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package slack
 
 import (
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -18,12 +20,14 @@ const (
 	maxBlocks      = 50
 )
 
-// The delimiters of bot.Literal and bot.Mention in the neutral markup.
+// The delimiters of bot.Literal, bot.Mention and bot.Time in the neutral markup.
 const (
 	literalOpen  = '\ue000'
 	literalClose = '\ue001'
 	mentionOpen  = '\ue002'
 	mentionClose = '\ue003'
+	timeOpen     = '\ue004'
+	timeClose    = '\ue005'
 	mentionSep   = "\x1f"
 )
 
@@ -34,20 +38,21 @@ func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-// segment is one run of the neutral markup: the bot's own markup, a literal (user text), or a mention.
+// segment is one run of the neutral markup: the bot's own markup, a literal (user text), a mention, or a time.
 type segment struct {
-	literal, mention bool
-	text             string // markup or literal text
-	platform, id     string // mention
+	literal, mention, time bool
+	text                   string    // markup or literal text
+	platform, id           string    // mention
+	at                     time.Time // time
 }
 
-// segments splits markup at literal and mention delimiters. A literal or mention that is never closed runs to
-// the end as a literal: user text must never turn into markup because a delimiter went missing. Stray closing
-// delimiters are dropped.
+// segments splits markup at literal, mention and time delimiters. A literal, mention or time that is never
+// closed, or a time that is not a number, runs to its end as a literal: user text must never turn into markup
+// because a delimiter went missing. Stray closing delimiters are dropped.
 func segments(s string) []segment {
 	var out []segment
 	for s != "" {
-		i := strings.IndexAny(s, string([]rune{literalOpen, mentionOpen}))
+		i := strings.IndexAny(s, string([]rune{literalOpen, mentionOpen, timeOpen}))
 		if i < 0 {
 			out = append(out, segment{text: s})
 			break
@@ -56,16 +61,20 @@ func segments(s string) []segment {
 			out = append(out, segment{text: s[:i]})
 		}
 		open, size := utf8.DecodeRuneInString(s[i:])
-		closer := literalClose
-		if open == mentionOpen {
-			closer = mentionClose
-		}
+		closer := map[rune]rune{literalOpen: literalClose, mentionOpen: mentionClose, timeOpen: timeClose}[open]
 		body := s[i+size:]
 		s = ""
+		closed := false
 		if j := strings.IndexRune(body, closer); j >= 0 {
-			body, s = body[:j], body[j+utf8.RuneLen(closer):]
+			body, s, closed = body[:j], body[j+utf8.RuneLen(closer):], true
 		}
 		body = stripMarkers(body)
+		if open == timeOpen && closed {
+			if sec, err := strconv.ParseInt(body, 10, 64); err == nil {
+				out = append(out, segment{time: true, at: time.Unix(sec, 0).UTC()})
+				continue
+			}
+		}
 		parts := strings.Split(body, mentionSep)
 		if open == mentionOpen && len(parts) == 3 {
 			out = append(out, segment{mention: true, platform: parts[0], id: parts[1], text: parts[2]})
@@ -74,14 +83,27 @@ func segments(s string) []segment {
 		out = append(out, segment{literal: true, text: strings.ReplaceAll(body, mentionSep, "")})
 	}
 	for i := range out {
-		if !out[i].literal && !out[i].mention {
+		if !out[i].literal && !out[i].mention && !out[i].time {
 			out[i].text = stripMarkers(out[i].text)
 		}
 	}
 	return out
 }
 
-var markers = strings.NewReplacer(string(literalOpen), "", string(literalClose), "", string(mentionOpen), "", string(mentionClose), "")
+var markers = strings.NewReplacer(string(literalOpen), "", string(literalClose), "", string(mentionOpen), "", string(mentionClose), "",
+	string(timeOpen), "", string(timeClose), "")
+
+// utcText is a time where Slack cannot show it in the viewer's zone (plain_text, notifications, and the
+// fallback inside a date token): UTC, said so.
+func utcText(t time.Time) string { return t.UTC().Format("Mon 2 Jan 15:04 UTC") }
+
+// dateToken renders a time as Slack's date token, which each client shows in its viewer's own time zone, with
+// UTC beside it: people in different zones deciding together can quote one unambiguous time. The text after |
+// is what clients that cannot read the token show instead.
+func dateToken(t time.Time) string {
+	return "<!date^" + strconv.FormatInt(t.Unix(), 10) + "^{date_short_pretty} {time}|" + utcText(t) + "> (" +
+		t.UTC().Format("15:04") + " UTC)"
+}
 
 func stripMarkers(s string) string { return markers.Replace(s) }
 
@@ -123,6 +145,8 @@ func mrkdwnText(s string) string {
 			}
 		case sg.literal:
 			b.WriteString(literalMrkdwn(sg.text, lineStart))
+		case sg.time:
+			b.WriteString(dateToken(sg.at))
 		default:
 			b.WriteString(escape(sg.text))
 		}
@@ -131,13 +155,16 @@ func mrkdwnText(s string) string {
 }
 
 // plainTextOf renders neutral markup for a plain_text object (headers, buttons, dialog titles), which Slack
-// shows exactly as given: literals lose only their delimiters, mentions become names.
+// shows exactly as given: literals lose only their delimiters, mentions become names, times are UTC.
 func plainTextOf(s string) string {
 	var b strings.Builder
 	for _, sg := range segments(s) {
-		if sg.mention {
+		switch {
+		case sg.mention:
 			b.WriteString(mentionName(sg))
-		} else {
+		case sg.time:
+			b.WriteString(utcText(sg.at))
+		default:
 			b.WriteString(sg.text)
 		}
 	}
@@ -147,7 +174,8 @@ func plainTextOf(s string) string {
 // fallbackText renders neutral markup for a message's top-level text, which Slack shows in notifications and
 // where blocks cannot be shown. Notifications show no formatting, so literals are plain text there, as typed
 // (only &, < and > escaped, which Slack requires of this field too); Slack mentions stay mentions, which
-// notifications show as the person's current name.
+// notifications show as the person's current name. Times are UTC text, as in plain_text: notifications show
+// no formatting, so nothing there can turn a date token into the viewer's zone.
 func fallbackText(s string) string {
 	var b strings.Builder
 	for _, sg := range segments(s) {
@@ -156,6 +184,8 @@ func fallbackText(s string) string {
 			b.WriteString("<@" + sg.id + ">")
 		case sg.mention:
 			b.WriteString(escape(mentionName(sg)))
+		case sg.time:
+			b.WriteString(utcText(sg.at))
 		default:
 			b.WriteString(escape(sg.text))
 		}

@@ -135,16 +135,20 @@ func (h *Handler) interactions(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusForbidden)
 		return
 	}
-	w.WriteHeader(http.StatusOK)
-	for _, ev := range h.actionEvents(cb) {
-		h.background(func(ctx context.Context) { h.App.HandleAction(ctx, ev) })
+	ack, work := h.interaction(cb)
+	if ack != nil {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(ack)
+	} else {
+		w.WriteHeader(http.StatusOK) // an empty 200: for a submitted modal, "close it"
+	}
+	for _, f := range work {
+		h.background(f)
 	}
 }
 
+// actionEvents turns a block_actions payload (a button click on a card) into one event per action.
 func (h *Handler) actionEvents(cb slack.InteractionCallback) []bot.ActionEvent {
-	if cb.Type != slack.InteractionTypeBlockActions {
-		return nil
-	}
 	conv := store.MessageRef{Platform: Platform, Channel: cb.Channel.ID}
 	actor := store.Actor{Platform: Platform, ID: cb.User.ID, Name: cb.User.Name}
 	var out []bot.ActionEvent

@@ -59,13 +59,19 @@ func (h *Handler) socketEvent(ctx context.Context, client *socketmode.Client, ev
 		if !ok || evt.Request == nil {
 			return
 		}
-		_ = client.Ack(*evt.Request)
 		if err := h.checkOrigin(cb.Team.ID, cb.APIAppID); err != nil {
+			_ = client.Ack(*evt.Request)
 			h.Log.Warn("slack interaction refused (socket mode)", "err", err, "user", cb.User.ID)
 			return
 		}
-		for _, ev := range h.actionEvents(cb) {
-			h.background(func(context.Context) { h.App.HandleAction(ctx, ev) })
+		ack, work := h.interaction(cb)
+		if ack != nil {
+			_ = client.Ack(*evt.Request, ack)
+		} else {
+			_ = client.Ack(*evt.Request) // an empty acknowledgement: for a submitted modal, "close it"
+		}
+		for _, f := range work {
+			h.background(func(context.Context) { f(ctx) })
 		}
 	case socketmode.EventTypeInvalidAuth:
 		h.Log.Error("slack socket mode: invalid_auth; check SLACK_APP_TOKEN and SLACK_BOT_TOKEN")

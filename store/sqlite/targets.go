@@ -204,16 +204,17 @@ func (d *DB) UserHistory(ctx context.Context, user string, limit int) ([]store.U
 const activeChunk = 500
 
 // ActiveRequestsFor finds which of userIDs are in scope of a pending, approved or running request.
-func (d *DB) ActiveRequestsFor(ctx context.Context, userIDs []string) (map[string]string, error) {
+func (d *DB) ActiveRequestsFor(ctx context.Context, except string, userIDs []string) (map[string]string, error) {
 	out := make(map[string]string)
 	for start := 0; start < len(userIDs); start += activeChunk {
 		chunk := userIDs[start:min(start+activeChunk, len(userIDs))]
-		args := make([]any, 0, len(chunk))
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, except)
 		for _, id := range chunk {
 			args = append(args, id)
 		}
 		q := `SELECT t.user_id, r.id FROM targets t JOIN requests r ON r.id = t.request_id
-			WHERE t.user_id IN (?` + strings.Repeat(",?", len(chunk)-1) + `)
+			WHERE r.id <> ? AND t.user_id IN (?` + strings.Repeat(",?", len(chunk)-1) + `)
 			  AND t.status <> 'excluded' AND r.status IN ('pending', 'approved', 'running')
 			ORDER BY r.created_at, r.rowid`
 		rows, err := d.db.QueryContext(ctx, q, args...)

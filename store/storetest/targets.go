@@ -253,9 +253,15 @@ func testActiveRequestsFor(t *testing.T, s store.Store) {
 	for i := range 1200 { // more than one query's worth of ids
 		ids = append(ids, fmt.Sprintf("x%d", i))
 	}
-	got, err := s.ActiveRequestsFor(ctx(t), ids)
+	got, err := s.ActiveRequestsFor(ctx(t), "", ids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	equal(t, "active requests", got, map[string]string{"u1": "ACT002", "u3": "ACT002"})
+	// The request being looked at is left out: its own users are not "elsewhere".
+	got, err = s.ActiveRequestsFor(ctx(t), "ACT002", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "active requests except ACT002", got, map[string]string{"u1": "ACT001"})
 }

@@ -1,23 +1,37 @@
-// The demo channel: renders the bot's platform-neutral messages, sends commands and button clicks, and
-// refreshes whenever the server says something changed (server-sent events).
+// The demo channel: renders the bot's platform-neutral messages, sends commands and button clicks, and keeps
+// the page current from the server-sent events. Only what changed is fetched and redrawn (a message, the tenant
+// panel), so an idle page stays still and a text selection survives other messages changing.
 "use strict";
 const $ = (s) => document.querySelector(s);
-let state = null;
-let viewer = localStorage.getItem("signoutbot-viewer") || "";
+
+let people = [];
+// Who you are is per tab (sessionStorage, or ?as=ID in the address): two tabs can be two admins, and reloading
+// one never turns it into the person another tab chose last.
+let viewer = new URLSearchParams(location.search).get("as") || sessionStorage.getItem("signoutbot-viewer") || "";
+let epoch = "";    // the server's run: versions start again in a new one
+let version = 0;   // the channel shows every change up to this version
+const byID = new Map();    // message id → message, for the buttons' confirmations
+const nodes = new Map();   // message id → its <article>
+let tenant = [];
 let seq = 0;
 
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
-// The bot's markup: *bold*, _italic_, `code`, and :emoji: names. Escaped first, so names can't inject HTML.
-// User text arrives as a literal (U+E000 … U+E001) and a person as a mention (U+E002 platform␟id␟name U+E003):
-// both stand aside as placeholders while the markup is applied, so a name or reason can never restyle the card.
+
+// The bot's markup (bot/markup.go): *bold*, _italic_, `code`, and :emoji: names from older text. Escaped first,
+// so names can't inject HTML. User text arrives as a literal (U+E000 … U+E001), a person as a mention
+// (U+E002 platform␟id␟name U+E003) and a moment as a time (U+E004 unix-seconds U+E005): each stands aside as a
+// placeholder while the markup is applied, so a name, a reason or a formatted date can never restyle the card
+// nor be restyled.
 const emoji = { white_check_mark: "✅", x: "❌", hourglass: "⏳", lock: "🔒", no_entry: "⛔", warning: "⚠️", grey_question: "❔",
   shield: "🛡️", information_source: "ℹ️", mag: "🔍" };
 function markup(s) {
   const kept = [];
-  const held = String(s).replace(/\ue000([^\ue001]*)\ue001|\ue002([^\ue003]*)\ue003/g, (m, lit, mention) => {
-    kept.push(lit !== undefined ? esc(lit) : "<strong>@" + esc((mention.split("\x1f")[2] || "")) + "</strong>");
+  const held = String(s).replace(/\ue000([^\ue001]*)\ue001|\ue002([^\ue003]*)\ue003|\ue004(-?\d+)\ue005/g, (m, lit, mention, secs) => {
+    if (lit !== undefined) kept.push(esc(lit));
+    else if (mention !== undefined) kept.push("<strong>@" + esc(mention.split("\x1f")[2] || "") + "</strong>");
+    else kept.push(timeHTML(new Date(Number(secs) * 1000)));
     return "\ue010" + (kept.length - 1) + "\ue011";
   });
   return esc(held)
@@ -28,18 +42,56 @@ function markup(s) {
     .replace(/\ue010(\d+)\ue011/g, (m, i) => kept[Number(i)]);
 }
 
-// Times in the chosen person's time zone (as Slack's users.info tz would give it) with UTC beside it; the date
-// only when it is not today there.
-function local(t) {
-  if (!t || t.startsWith("0001")) return "—";
-  const d = new Date(t);
-  const p = state && state.people.find((x) => x.ID === viewer);
-  const zone = p && p.TimeZone ? { timeZone: p.TimeZone } : {};
-  const day = (x) => x.toLocaleDateString("en-CA", zone);
-  const today = day(d) === day(new Date());
-  const opts = Object.assign(today ? { hour: "2-digit", minute: "2-digit", second: "2-digit" }
-    : { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }, zone, { timeZoneName: "short" });
-  return d.toLocaleString(undefined, opts) + " (" + d.toISOString().slice(today ? 11 : 5, 19).replace("T", " ") + " UTC)";
+// Times: one format, in one zone, the chosen person's (as Slack's users.info tz would give it), with UTC beside
+// it: "14:05 CET (13:05 UTC)". The date is added when the moment is not today there, and to UTC when UTC's date
+// differs from the local one, so "00:30 CET (23:30 UTC)" can never be read as the same day.
+const formatters = new Map();
+function formatter(zone, locale, opts) {
+  const key = [zone, locale, JSON.stringify(opts)].join("|");
+  if (!formatters.has(key)) {
+    let f;
+    try { f = new Intl.DateTimeFormat(locale, Object.assign({ timeZone: zone }, opts)); }
+    catch (e) { f = new Intl.DateTimeFormat(locale, Object.assign({ timeZone: "UTC" }, opts)); } // an unknown zone name
+    formatters.set(key, f);
+  }
+  return formatters.get(key);
+}
+function partsIn(d, zone) {
+  const o = {};
+  const f = formatter(zone, "en-GB", { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  for (const p of f.formatToParts(d)) o[p.type] = p.value;
+  return o;
+}
+// zoneName prefers an abbreviation people know (CET, EST, AEDT); English locales differ in which they have.
+function zoneName(d, zone) {
+  let first = "";
+  for (const locale of ["en-US", "en-GB", "en-AU", "en-IN"]) {
+    const p = formatter(zone, locale, { timeZoneName: "short" }).formatToParts(d).find((x) => x.type === "timeZoneName");
+    const n = p ? p.value : "";
+    if (!first) first = n;
+    if (n && !/^(GMT|UTC)[+\-−]/.test(n)) return n;
+  }
+  return first;
+}
+function viewerZone() {
+  const p = people.find((x) => x.ID === viewer);
+  return (p && p.TimeZone) || undefined; // undefined: the browser's own zone
+}
+function when(d) {
+  if (!(d instanceof Date) || isNaN(d) || d.getUTCFullYear() < 1000) return "—";
+  const zone = viewerZone();
+  const local = partsIn(d, zone), utc = partsIn(d, "UTC"), now = partsIn(new Date(), zone);
+  const sameDay = (a, b) => a.year === b.year && a.month === b.month && a.day === b.day;
+  const date = (x) => `${x.day} ${x.month}` + (x.year !== now.year ? ` ${x.year}` : "") + " ";
+  const name = zoneName(d, zone);
+  let s = (sameDay(local, now) ? "" : date(local)) + `${local.hour}:${local.minute} ${name}`;
+  if (name !== "UTC") s += " (" + (sameDay(utc, local) ? "" : date(utc)) + `${utc.hour}:${utc.minute} UTC)`;
+  return s;
+}
+function timeHTML(d) {
+  if (isNaN(d)) return "—";
+  const iso = d.toISOString();
+  return `<time datetime="${iso}" title="${iso}">${esc(when(d))}</time>`;
 }
 
 function renderBlocks(msg) {
@@ -61,80 +113,278 @@ function renderBlocks(msg) {
   return out.join("");
 }
 
-function renderMessage(m) {
-  const eph = m.for ? ` ephemeral` : "";
+function bodyHTML(m) {
   const who = m.for ? "signoutbot · only visible to you" : "signoutbot";
   const edited = m.edited && !m.edited.startsWith("0001") ? " · edited" : "";
-  const replies = (m.replies || []).map(renderMessage).join("");
-  return `<article class="msg${eph}" data-id="${esc(m.id)}"><div class="meta">${who}${edited}</div>${renderBlocks(m)}` +
-    (replies ? `<div class="replies" aria-label="Thread">${replies}</div>` : "") + `</article>`;
+  return `<div class="meta">${who}${edited}</div>${renderBlocks(m)}`;
 }
 
-function findButton(msgID, action) {
-  const all = [];
-  const walk = (list) => list.forEach((m) => { all.push(m); walk(m.replies || []); });
-  walk(state.messages);
-  const m = all.find((x) => x.id === msgID);
-  for (const b of (m && m.blocks) || []) for (const btn of b.Buttons || []) if (btn.ID === action) return btn;
-  return null;
-}
-
-function render() {
-  const who = $("#who");
-  if (!who.options.length) {
-    for (const p of state.people) {
-      const o = document.createElement("option");
-      o.value = p.ID;
-      o.textContent = `${p.Name} (${p.admin ? "admin" : "not an admin"}, ${p.TimeZone})`;
-      who.appendChild(o);
+// upsert shows one message: a new one is added where it belongs (the channel, or its thread), a changed one has
+// its own body replaced; nothing else on the page is touched.
+function upsert(m) {
+  byID.set(m.id, m);
+  const html = bodyHTML(m);
+  let el = nodes.get(m.id);
+  if (el) {
+    if (el._html !== html) {
+      el.querySelector(":scope > .body").innerHTML = html;
+      el._html = html;
     }
-    if (!state.people.some((p) => p.ID === viewer)) viewer = state.people[0].ID;
-    who.value = viewer;
+    return;
   }
-  $("#notes").innerHTML = state.notes.map((n) => `<li>${markup(n)}</li>`).join("");
+  el = document.createElement("article");
+  el.className = "msg" + (m.for ? " ephemeral" : "");
+  el.dataset.id = m.id;
+  el.innerHTML = `<div class="body">${html}</div><div class="replies" aria-label="Thread" hidden></div>`;
+  el._html = html;
+  if (m.thread) {
+    const parent = nodes.get(m.thread);
+    if (!parent) return; // a reply under a message this viewer does not see
+    const box = parent.querySelector(":scope > .replies");
+    box.hidden = false;
+    box.appendChild(el);
+  } else {
+    $("#channel").appendChild(el);
+  }
+  nodes.set(m.id, el);
+}
+
+function apply(list) {
   const ch = $("#channel");
   const atBottom = ch.scrollHeight - ch.scrollTop - ch.clientHeight < 40;
-  ch.innerHTML = state.messages.map(renderMessage).join("");
-  if (atBottom) ch.scrollTop = ch.scrollHeight;
+  const sorted = list.slice().sort((a, b) => Number(a.id) - Number(b.id));
+  for (const m of sorted) upsert(m);
+  $("#empty").hidden = nodes.size > 0;
+  if (atBottom && sorted.length) ch.scrollTop = ch.scrollHeight;
+}
+
+function flatten(messages) {
+  const out = [];
+  for (const m of messages || []) {
+    out.push(m);
+    for (const r of m.replies || []) out.push(r);
+  }
+  return out;
+}
+
+function clearChannel() {
+  for (const el of nodes.values()) if (!el.closest(".replies")) el.remove();
+  nodes.clear();
+  byID.clear();
+}
+
+async function getJSON(url) {
+  const r = await fetch(url, { cache: "no-store" });
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+// load draws the whole page for the chosen person: at start, when the person changes, and when the server is a
+// new run.
+async function load() {
+  const st = await getJSON(`api/state?user=${encodeURIComponent(viewer)}`);
+  people = st.people || [];
+  const who = $("#who");
+  if (who.options.length !== people.length) {
+    who.textContent = "";
+    for (const p of people) {
+      const o = document.createElement("option");
+      o.value = p.ID;
+      o.textContent = `${p.Name} (${p.admin ? "admin" : "not an admin"}, ${p.TimeZone || "browser time zone"})`;
+      who.appendChild(o);
+    }
+  }
+  if (people.length && !people.some((p) => p.ID === viewer)) {
+    if (viewer) say(`There is no demo person ${viewer}; you are ${people[0].Name}.`);
+    choose(people[0].ID);
+    return load();
+  }
+  who.value = viewer;
+  $("#notes").innerHTML = (st.notes || []).map((n) => `<li>${markup(n)}</li>`).join("");
+  clearChannel();
+  epoch = st.epoch;
+  version = st.version;
+  apply(flatten(st.messages));
+  tenant = st.tenant || [];
   renderTenant();
+}
+
+// sync fetches the messages that changed after the version shown. Events that arrive meanwhile are folded into
+// one more round, so a burst of edits costs a few small requests, never a redraw.
+let syncing = null, again = false;
+function sync() {
+  if (syncing) { again = true; return syncing; }
+  syncing = (async () => {
+    try {
+      do {
+        again = false;
+        const d = await getJSON(`api/messages?user=${encodeURIComponent(viewer)}&since=${version}`);
+        if (d.epoch !== epoch) { await load(); continue; }
+        apply(d.messages || []);
+        version = Math.max(version, d.version);
+      } while (again);
+    } catch (e) {
+      disconnected();
+    } finally {
+      syncing = null;
+    }
+  })();
+  return syncing;
+}
+
+async function refreshTenant() {
+  try {
+    tenant = await getJSON("api/tenant");
+    renderTenant();
+  } catch (e) {
+    disconnected();
+  }
 }
 
 function renderTenant() {
   const q = $("#tenant-filter").value.trim().toLowerCase();
-  const rows = (state.tenant || []).filter((u) => !q || u.upn.toLowerCase().includes(q) || u.displayName.toLowerCase().includes(q));
+  const rows = tenant.filter((u) => !q || u.upn.toLowerCase().includes(q) || u.displayName.toLowerCase().includes(q));
   const shown = rows.slice(0, 60);
   const fresh = Date.now() - 10 * 60 * 1000;
-  $("#tenant tbody").innerHTML = shown.map((u) =>
-    `<tr class="${new Date(u.sessionsValidFrom).getTime() > fresh ? "fresh" : ""}"><td>${esc(u.displayName)}<br><span class="small">${esc(u.upn)}${u.guest ? " · guest" : ""}${u.enabled ? "" : " · disabled"}</span></td><td>${esc(local(u.sessionsValidFrom))}</td></tr>`).join("");
+  $("#tenant tbody").innerHTML = shown.map((u) => {
+    const t = new Date(u.sessionsValidFrom);
+    return `<tr class="${t.getTime() > fresh ? "fresh" : ""}"><td>${esc(u.displayName)}<br><span class="small upn">${esc(u.upn)}${u.guest ? " · guest" : ""}${u.enabled ? "" : " · disabled"}</span></td><td>${timeHTML(t)}</td></tr>`;
+  }).join("");
   $("#tenant-count").textContent = `Showing ${shown.length} of ${rows.length} users (most recently signed out first)` +
     (rows.length > shown.length ? " — filter to see the rest." : ".");
 }
 
-async function refresh() {
-  const r = await fetch(`api/state?user=${encodeURIComponent(viewer)}`);
-  state = await r.json();
-  render();
+// say shows a line under the composer (refusals of the page itself, sending problems); "" clears it.
+function say(text) { $("#status").textContent = text; }
+
+// The connection. The page is only as alive as its event stream: when it breaks, a banner says so and the page
+// reconnects with a growing pause; on reconnecting it catches up and sends what is waiting.
+let events = null, retryDelay = 500, retryTimer = null, watchdog = null;
+function disconnected() {
+  document.body.classList.add("offline");
+  $("#offline").hidden = false;
+  if (events) { events.close(); events = null; }
+  if (!retryTimer) {
+    retryTimer = setTimeout(() => { retryTimer = null; connect(); }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 5000);
+  }
+}
+function alive() {
+  clearTimeout(watchdog);
+  // The server sends at least a heartbeat every 15 s; silence for longer means the connection is dead.
+  watchdog = setTimeout(disconnected, 40000);
+}
+function connect() {
+  if (events) events.close();
+  const es = new EventSource("api/events");
+  events = es;
+  es.addEventListener("open", () => {
+    const wasOffline = !$("#offline").hidden;
+    retryDelay = 500;
+    document.body.classList.remove("offline");
+    $("#offline").hidden = true;
+    alive();
+    if (wasOffline) { refreshTenant(); sendPending(); }
+  });
+  es.addEventListener("change", (e) => { alive(); if (Number(e.data) !== version) sync(); });
+  es.addEventListener("tenant", () => { alive(); refreshTenant(); });
+  es.addEventListener("ping", alive);
+  es.addEventListener("error", () => { if (events === es) disconnected(); });
 }
 
+function newID() { return `${Date.now()}-${++seq}`; }
+
+// post sends a command or a click. It resolves to the response, or null when the server could not be reached.
 async function post(path, body) {
-  body.ID = `${Date.now()}-${++seq}`;
-  const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  if (!r.ok) alert(await r.text());
+  try {
+    return await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  } catch (e) {
+    disconnected();
+    return null;
+  }
+}
+
+// A typed command leaves the box only once the server has accepted it. One that could not be sent waits, with
+// its delivery id, and is sent again when the page reconnects: the id makes a second delivery harmless.
+let pending = null, sending = false;
+async function sendPending() {
+  if (!pending || sending) return;
+  sending = true;
+  const p = pending;
+  const r = await post("api/command", p.body);
+  sending = false;
+  if (pending !== p) return sendPending(); // replaced while sending
+  if (r && r.ok) {
+    pending = null;
+    if ($("#text").value === p.typed) $("#text").value = "";
+    say("");
+  } else if (!r || r.status >= 500) {
+    say("Not sent yet: the demo server is unreachable. Your command is kept and sent when it is back.");
+    setTimeout(sendPending, 3000);
+  } else {
+    pending = null;
+    say(`Not sent: ${(await r.text()).trim()}`);
+  }
+}
+
+$("#composer").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const typed = $("#text").value;
+  // The text after the command word goes to the bot exactly as typed: quotes, <angle brackets> and & included.
+  const m = /^\s*\/signout(?:\s+([\s\S]*))?$/.exec(typed);
+  if (!m) { say("Commands start with /signout, e.g. /signout help"); return; }
+  if (!pending || pending.typed !== typed || pending.body.User !== viewer) {
+    pending = { typed, body: { User: viewer, Text: m[1] || "", ID: newID() } };
+  }
+  sendPending();
+});
+
+function findButton(msgID, action) {
+  const m = byID.get(msgID);
+  for (const b of (m && m.blocks) || []) for (const btn of b.Buttons || []) if (btn.ID === action) return btn;
+  return null;
+}
+
+// modal shows a dialog and resolves with what its buttons decide; Escape is "back".
+function modal(dlg, first, wire) {
+  return new Promise((resolve) => {
+    const opener = document.activeElement;
+    dlg.hidden = false;
+    first.focus();
+    const done = (v) => {
+      dlg.hidden = true;
+      dlg.onkeydown = null;
+      unwire();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(v);
+    };
+    const unwire = wire(done);
+    dlg.onkeydown = (e) => { if (e.key === "Escape") done(null); };
+  });
 }
 
 function confirmDialog(c) {
-  return new Promise((resolve) => {
-    const dlg = $("#confirm");
-    $("#confirm-title").textContent = c.Title;
-    $("#confirm-text").innerHTML = markup(c.Text);
-    $("#confirm-ok").textContent = c.OK;
-    $("#confirm-cancel").textContent = c.Cancel;
-    dlg.hidden = false;
-    $("#confirm-ok").focus();
-    const done = (v) => { dlg.hidden = true; $("#confirm-ok").onclick = $("#confirm-cancel").onclick = null; resolve(v); };
+  $("#confirm-title").textContent = c.Title;
+  $("#confirm-text").innerHTML = markup(c.Text);
+  $("#confirm-ok").textContent = c.OK;
+  $("#confirm-cancel").textContent = c.Cancel;
+  return modal($("#confirm"), $("#confirm-ok"), (done) => {
     $("#confirm-ok").onclick = () => done(true);
-    $("#confirm-cancel").onclick = () => done(false);
-    dlg.onkeydown = (e) => { if (e.key === "Escape") done(false); };
+    $("#confirm-cancel").onclick = () => done(null);
+    return () => { $("#confirm-ok").onclick = $("#confirm-cancel").onclick = null; };
+  });
+}
+
+// denyDialog asks for the optional reason of a deny; it resolves with the reason ("" for none), or null for Back.
+function denyDialog(c) {
+  $("#deny-title").textContent = (c && c.Title) || "Deny this request?";
+  if (c && c.Text) $("#deny-text").innerHTML = markup(c.Text);
+  $("#deny-reason").value = "";
+  return modal($("#deny"), $("#deny-reason"), (done) => {
+    $("#deny-form").onsubmit = (e) => { e.preventDefault(); done($("#deny-reason").value.trim()); };
+    $("#deny-back").onclick = () => done(null);
+    $("#deny-reason").onkeydown = (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("#deny-form").requestSubmit(); };
+    return () => { $("#deny-form").onsubmit = $("#deny-back").onclick = $("#deny-reason").onkeydown = null; };
   });
 }
 
@@ -142,23 +392,30 @@ document.addEventListener("click", async (e) => {
   const b = e.target.closest("button.action");
   if (!b) return;
   const btn = findButton(b.dataset.msg, b.dataset.action);
-  if (btn && btn.Confirm && !(await confirmDialog(btn.Confirm))) return;
-  await post("api/action", { User: viewer, Action: b.dataset.action, Value: b.dataset.value, Message: b.dataset.msg });
+  const body = { User: viewer, Action: b.dataset.action, Value: b.dataset.value, Message: b.dataset.msg };
+  if (b.dataset.action === "deny") {
+    const note = await denyDialog(btn && btn.Confirm);
+    if (note === null) return;
+    body.Note = note;
+  } else if (btn && btn.Confirm && !(await confirmDialog(btn.Confirm))) {
+    return;
+  }
+  body.ID = newID();
+  const r = await post("api/action", body);
+  if (!r) say("Not sent: the demo server is unreachable. Click again once it is back.");
+  else if (!r.ok) say(`Not sent: ${(await r.text()).trim()}`);
 });
 
-$("#composer").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  let text = $("#text").value.trim();
-  if (!text) return;
-  if (!/^\/signout\b/.test(text)) { alert("Commands start with /signout"); return; }
-  text = text.replace(/^\/signout\s*/, "");
-  $("#text").value = "";
-  await post("api/command", { User: viewer, Text: text });
-});
+function choose(id) {
+  viewer = id;
+  sessionStorage.setItem("signoutbot-viewer", id);
+  // Keep the address in step, so reloading (or ?as= from a bookmark) shows the same person.
+  const u = new URL(location.href);
+  u.searchParams.set("as", id);
+  history.replaceState(null, "", u);
+}
 
-$("#who").addEventListener("change", (e) => { viewer = e.target.value; localStorage.setItem("signoutbot-viewer", viewer); refresh(); });
+$("#who").addEventListener("change", (e) => { choose(e.target.value); load().catch(disconnected); });
 $("#tenant-filter").addEventListener("input", renderTenant);
 
-const events = new EventSource("api/events");
-events.addEventListener("change", refresh);
-refresh();
+load().catch(disconnected).finally(connect);

@@ -1,7 +1,8 @@
 // Package fakeslack is a local Slack Web API for tests and rehearsals: it speaks the real wire format
-// (form-encoded requests with a bearer token, JSON answers with "ok") for the methods signoutbot uses,
-// records every message, and answers errors where Slack would (invalid_auth, channel_not_found,
-// message_not_found, user_not_found).
+// (form-encoded or JSON requests with a bearer token, JSON answers with "ok") for the methods signoutbot uses,
+// records every message and modal, and answers errors where Slack would (invalid_auth, channel_not_found,
+// message_not_found, user_not_found, expired_trigger_id). It also builds the interaction payloads Slack sends
+// when a modal is submitted or closed.
 package fakeslack
 
 import (
@@ -78,11 +79,15 @@ type Server struct {
 	groups     map[string][]string
 	calls      map[string]int
 	delay      time.Duration // how long every Web API answer is held back
+	views      []*View
+	triggers   map[string]bool // trigger_ids already exchanged for a view
+	expired    bool            // views.open answers expired_trigger_id
 }
 
 // New starts a fake Slack that accepts token.
 func New(token string) *Server {
-	s := &Server{Token: token, users: map[string]User{}, groups: map[string][]string{}, calls: map[string]int{}, threadLeft: -1}
+	s := &Server{Token: token, users: map[string]User{}, groups: map[string][]string{}, calls: map[string]int{}, threadLeft: -1,
+		triggers: map[string]bool{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -258,6 +263,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.update(w, r)
 	case "chat.postEphemeral":
 		s.ephemeral(w, r)
+	case "views.open":
+		s.openView(w, r)
 	case "users.info":
 		s.userInfo(w, r)
 	case "usergroups.users.list":
