@@ -513,7 +513,9 @@ func threadNotice(req store.Request, kind revocation.NoticeKind, targets, all []
 	for i := 0; i < len(lines); i += listChunk {
 		// Chunks follow the order of the events (the thread's cursor relies on it); each one reads sorted.
 		chunk := slices.Clone(lines[i:min(i+listChunk, len(lines))])
-		slices.SortStableFunc(chunk, func(a, b string) int { return strings.Compare(strings.ToLower(PlainText(a)), strings.ToLower(PlainText(b))) })
+		slices.SortStableFunc(chunk, func(a, b string) int {
+			return strings.Compare(strings.ToLower(PlainText(a)), strings.ToLower(PlainText(b)))
+		})
 		h := head
 		if len(lines) > listChunk {
 			h = fmt.Sprintf("%s (%d–%d of %d)", head, i+1, i+len(chunk), len(lines))

@@ -28,7 +28,7 @@ type Scope struct {
 	// because no group has that display name.
 	Group         graph.Group
 	ByDescription bool
-	Targets []store.Target // pending first-come order; excluded ones carry Detail
+	Targets       []store.Target // pending first-come order; excluded ones carry Detail
 }
 
 // Counts tallies targets by status.
