@@ -20,7 +20,12 @@ const TimerExpire = "expire"
 
 // CommandEvent is a /signout command, already authenticated by the adapter.
 type CommandEvent struct {
-	Actor        store.Actor
+	// Actor is who typed it. Actor.Entra is set when the platform itself vouches for the person's Entra object
+	// id (Teams' from.aadObjectId on an authenticated activity); the core resolves it otherwise.
+	Actor store.Actor
+	// Profile is what the platform sent about the actor with the event (Teams: time zone and e-mail on every
+	// activity); empty fields are looked up through Messenger.Person when needed.
+	Profile      Person
 	Conversation store.MessageRef // where it was typed
 	Text         string
 	DeliveryID   string // platform delivery id, so a re-delivered command acts once
@@ -28,9 +33,10 @@ type CommandEvent struct {
 	Respond func(ctx context.Context, msg Message) error
 }
 
-// ActionEvent is a button click, already authenticated by the adapter.
+// ActionEvent is a button click, already authenticated by the adapter. Actor and Profile as in CommandEvent.
 type ActionEvent struct {
 	Actor        store.Actor
+	Profile      Person
 	Conversation store.MessageRef
 	Message      store.MessageRef // the message whose button was clicked
 	ActionID     string           // "approve", "deny"

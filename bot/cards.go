@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/signoutbot/signoutbot/revocation"
+	"github.com/signoutbot/signoutbot/store"
 )
 
 // cardState is one request's card editor: running and dirty (guarded by App.mu) fold every change that arrives
@@ -100,4 +101,18 @@ func (a *App) editCard(ctx context.Context, id string) {
 	if err := m.Update(cctx, req.Message, msg); err != nil {
 		a.Log.Warn("update message", "request", id, "err", err)
 	}
+}
+
+// Card renders a request's card from the store as it stands now: what a platform that answers a click with the
+// refreshed card (Teams' Action.Execute) sends back.
+func (a *App) Card(ctx context.Context, id string) (Message, store.Request, error) {
+	req, err := a.Store.GetRequest(ctx, id)
+	if err != nil {
+		return Message{}, store.Request{}, err
+	}
+	targets, err := a.Store.Targets(ctx, id)
+	if err != nil {
+		return Message{}, store.Request{}, err
+	}
+	return a.render(ctx, req, targets), req, nil
 }

@@ -15,8 +15,9 @@ import (
 
 // principal says who actor is for the approval rules: whether they are an admin, and the Entra user behind the
 // chat account (actor.Entra), which is what four-eyes compares.
-func (a *App) principal(ctx context.Context, actor store.Actor) (approvals.Principal, error) {
-	u, idErr := a.Identities.Resolve(ctx, actor)
+func (a *App) principal(ctx context.Context, actor store.Actor, profile Person) (approvals.Principal, error) {
+	a.learnTimeZone(actor, profile)
+	u, idErr := a.Identities.Resolve(ctx, actor, profile)
 	if idErr == nil {
 		actor.Entra = u.ID
 	} else if !errors.Is(idErr, ErrNoIdentity) {
@@ -80,7 +81,7 @@ func (a *App) HandleCommand(ctx context.Context, ev CommandEvent) {
 		a.respond(ctx, ev.Respond, commands.Help(cmd.Topic))
 		return
 	}
-	p, err := a.principal(ctx, ev.Actor)
+	p, err := a.principal(ctx, ev.Actor, ev.Profile)
 	if err != nil {
 		a.refused(ctx, ev.Respond, ev.Actor, "", err)
 		return
@@ -228,7 +229,7 @@ func (a *App) HandleAction(ctx context.Context, ev ActionEvent) {
 		a.respond(ctx, ev.Respond, fmt.Sprintf("❔ Request %q was not found.", ev.Value))
 		return
 	}
-	p, err := a.principal(ctx, ev.Actor)
+	p, err := a.principal(ctx, ev.Actor, ev.Profile)
 	if err != nil {
 		a.refused(ctx, ev.Respond, ev.Actor, req.ID, err)
 		return

@@ -33,13 +33,15 @@ type Identities struct {
 
 // Resolve finds the enabled Entra user behind actor. Errors wrapping ErrNoIdentity say why, in words for the
 // person.
-func (i *Identities) Resolve(ctx context.Context, actor store.Actor) (graph.User, error) {
+func (i *Identities) Resolve(ctx context.Context, actor store.Actor, profile Person) (graph.User, error) {
 	var ref, how string
 	switch {
 	case actor.Entra != "":
 		ref, how = actor.Entra, "the Entra object id your chat platform reports"
 	case i.Map[actor.ID] != "":
 		ref, how = i.Map[actor.ID], "SIGNOUTBOT_IDENTITIES"
+	case profile.Email != "":
+		ref, how = profile.Email, "the e-mail on your chat profile"
 	default:
 		m, ok := i.App.messenger(actor.Platform)
 		if !ok {
@@ -75,7 +77,9 @@ func (i *Identities) Resolve(ctx context.Context, actor store.Actor) (graph.User
 // platform user group) and, when EntraGroupID is set, their Entra user (actor.Entra) must be a member of that
 // group, so that an admin of the chat workspace cannot make themselves a sign-out approver.
 type ConfigAdmins struct {
-	IDs          []string
+	IDs []string
+	// EntraIDs are admins by Entra object id, for platforms that vouch for it (Teams).
+	EntraIDs     []string
 	UserGroups   []string
 	EntraGroupID string // resolved from SIGNOUTBOT_ADMIN_GROUP at start-up: never looked up by name again
 	Dir          graph.Directory
@@ -110,6 +114,15 @@ func (c *ConfigAdmins) listed(ctx context.Context, actor store.Actor) (bool, err
 	for _, id := range c.IDs {
 		if id == actor.ID {
 			return true, nil
+		}
+	}
+	// Teams admins are configured by Entra object id (SIGNOUTBOT_TEAMS_ADMINS), which Teams vouches for on every
+	// authenticated activity.
+	if actor.Entra != "" && actor.Platform == "teams" {
+		for _, id := range c.EntraIDs {
+			if strings.EqualFold(id, actor.Entra) {
+				return true, nil
+			}
 		}
 	}
 	if len(c.UserGroups) == 0 {

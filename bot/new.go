@@ -24,6 +24,8 @@ type Config struct {
 	AdminIDs        []string
 	AdminUserGroups []string
 	AdminEntraGroup string
+	// TeamsAdmins are Entra object ids of admins on Teams (SIGNOUTBOT_TEAMS_ADMINS).
+	TeamsAdmins []string
 	// Identities maps chat user ids to Entra UPNs or object ids (SIGNOUTBOT_IDENTITIES).
 	Identities map[string]string
 	Policy     approvals.Policy
@@ -82,7 +84,8 @@ func NewApp(ctx context.Context, c Config) (*App, error) {
 		MinEditInterval: c.MinEditInterval, ThreadRetry: c.ThreadRetry, ChatTimeout: c.ChatTimeout}
 	a.Runner = &revocation.Runner{Store: c.Store, Dir: c.Dir, Protection: prot, Clock: c.Clock, Notifier: a, Owner: c.Owner,
 		Log: c.Log, VerifyBackoff: c.VerifyBackoff, MaxVerifyPasses: c.MaxVerifyPasses, DefaultTokenLifetime: c.DefaultTokenLifetime}
-	a.Admins = &ConfigAdmins{IDs: c.AdminIDs, UserGroups: c.AdminUserGroups, EntraGroupID: adminGroupID, Dir: c.Dir, App: a}
+	a.Admins = &ConfigAdmins{IDs: c.AdminIDs, EntraIDs: c.TeamsAdmins, UserGroups: c.AdminUserGroups, EntraGroupID: adminGroupID,
+		Dir: c.Dir, App: a}
 	a.Identities = &Identities{Map: c.Identities, Dir: c.Dir, App: a}
 	return a, nil
 }

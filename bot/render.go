@@ -46,6 +46,24 @@ func FormatDuration(d time.Duration) string {
 	return fmt.Sprintf("%d s", d/time.Second)
 }
 
+// learnTimeZone remembers the time zone a platform sent with an event (Teams sends it on every activity), so
+// private replies need no look-up.
+func (a *App) learnTimeZone(actor store.Actor, profile Person) {
+	if profile.TimeZone == "" {
+		return
+	}
+	loc, err := time.LoadLocation(profile.TimeZone)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.tzCache == nil {
+		a.tzCache = make(map[string]*time.Location)
+	}
+	a.tzCache[actor.Platform+":"+actor.ID] = loc
+}
+
 // location is the time zone a platform reports for a user, cached for the life of the process. Shared messages
 // do not need it (they carry Time markers each viewer sees in their own zone); private replies do.
 func (a *App) location(ctx context.Context, platform, userID string) *time.Location {

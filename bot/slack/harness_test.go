@@ -234,12 +234,65 @@ func interactionBody(user, action, requestID, messageTS, trigger string) string 
 // click sends a signed button click and waits until the bot has handled it.
 func (e *env) click(user, action string, req store.Request) {
 	e.t.Helper()
-	body := interactionBody(user, action, req.ID, req.Message.ID, e.nextTrigger())
+	e.clickWithTrigger(user, action, req, e.nextTrigger())
+}
+
+func (e *env) clickWithTrigger(user, action string, req store.Request, trigger string) {
+	e.t.Helper()
+	body := interactionBody(user, action, req.ID, req.Message.ID, trigger)
 	ts := time.Now().Unix()
 	if code, resp := e.postSigned("/slack/interactions", body, ts, sign(ts, body)); code != http.StatusOK {
 		e.t.Fatalf("click: %d %s", code, resp)
 	}
 	e.handler.Wait()
+}
+
+// clickDeny clicks Deny on the request's card and returns the modal the bot opened with the click's trigger_id.
+func (e *env) clickDeny(user string, req store.Request) fakeslack.View {
+	e.t.Helper()
+	trigger := e.nextTrigger()
+	e.clickWithTrigger(user, "deny", req, trigger)
+	v, ok := e.slack.ViewByTrigger(trigger)
+	if !ok {
+		e.t.Fatalf("Deny opened no modal for trigger %s (views.open called %d times)", trigger, e.slack.Calls("views.open"))
+	}
+	return v
+}
+
+// postInteraction sends an interaction payload to /slack/interactions, signed as Slack signs it, and returns
+// the bot's answer once the work it started is done.
+func (e *env) postInteraction(payload map[string]any) (int, string) {
+	e.t.Helper()
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	body := url.Values{"payload": {string(raw)}}.Encode()
+	ts := time.Now().Unix()
+	code, resp := e.postSigned("/slack/interactions", body, ts, sign(ts, body))
+	e.handler.Wait()
+	return code, resp
+}
+
+// submitView submits the modal as user with values typed into its inputs (by action_id) and returns the bot's
+// answer to the view_submission.
+func (e *env) submitView(user string, v fakeslack.View, values map[string]string) (int, string) {
+	e.t.Helper()
+	payload, err := e.slack.ViewSubmission(v.ID, user, values)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.postInteraction(payload)
+}
+
+// clickDenyWithReason clicks Deny and submits the modal with reason ("" leaves it empty). The bot must answer
+// the submission with the empty 200 that closes the modal.
+func (e *env) clickDenyWithReason(user string, req store.Request, reason string) {
+	e.t.Helper()
+	v := e.clickDeny(user, req)
+	if code, resp := e.submitView(user, v, map[string]string{"reason": reason}); code != http.StatusOK || resp != "" {
+		e.t.Fatalf("deny submission answered %d %q; want an empty 200, which closes the modal", code, resp)
+	}
 }
 
 // onlyRequest returns the single request in the store.

@@ -180,8 +180,13 @@ async function getJSON(url) {
 }
 
 // load draws the whole page for the chosen person: at start, when the person changes, and when the server is a
-// new run.
-async function load() {
+// new run. Calls while one is under way share it.
+let loading = null;
+function load() {
+  if (!loading) loading = loadNow().finally(() => { loading = null; });
+  return loading;
+}
+async function loadNow() {
   const st = await getJSON(`api/state?user=${encodeURIComponent(viewer)}`);
   people = st.people || [];
   const who = $("#who");
@@ -197,7 +202,7 @@ async function load() {
   if (people.length && !people.some((p) => p.ID === viewer)) {
     if (viewer) say(`There is no demo person ${viewer}; you are ${people[0].Name}.`);
     choose(people[0].ID);
-    return load();
+    return loadNow();
   }
   who.value = viewer;
   $("#notes").innerHTML = (st.notes || []).map((n) => `<li>${markup(n)}</li>`).join("");
@@ -219,7 +224,7 @@ function sync() {
       do {
         again = false;
         const d = await getJSON(`api/messages?user=${encodeURIComponent(viewer)}&since=${version}`);
-        if (d.epoch !== epoch) { await load(); continue; }
+        if (d.epoch !== epoch) { await load(); continue; } // a new run: start over
         apply(d.messages || []);
         version = Math.max(version, d.version);
       } while (again);
@@ -284,7 +289,13 @@ function connect() {
     document.body.classList.remove("offline");
     $("#offline").hidden = true;
     alive();
-    if (wasOffline) { refreshTenant(); sendPending(); }
+    if (!epoch) { load().catch(disconnected); return; } // the first load failed: do it now
+    if (wasOffline) {
+      // Catch up on what happened meanwhile (sync also notices a new run), then send what waited.
+      sync();
+      refreshTenant();
+      sendPending();
+    }
   });
   es.addEventListener("change", (e) => { alive(); if (Number(e.data) !== version) sync(); });
   es.addEventListener("tenant", () => { alive(); refreshTenant(); });
@@ -415,7 +426,12 @@ function choose(id) {
   history.replaceState(null, "", u);
 }
 
-$("#who").addEventListener("change", (e) => { choose(e.target.value); load().catch(disconnected); });
+$("#who").addEventListener("change", (e) => {
+  choose(e.target.value);
+  // A load under way asked for the previous person: let it finish, then load this person's view.
+  (loading || Promise.resolve()).catch(() => {}).then(load).catch(disconnected);
+});
 $("#tenant-filter").addEventListener("input", renderTenant);
 
-load().catch(disconnected).finally(connect);
+load().catch(() => {}); // when the server is away, the event stream's error says so and retries
+connect();

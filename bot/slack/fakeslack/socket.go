@@ -74,10 +74,22 @@ func (s *Server) SocketConnected() bool {
 // SendEnvelope delivers a Socket Mode envelope of the given type ("slash_commands", "interactive") to the
 // connected app and waits for its acknowledgement, returning how long the app took to acknowledge.
 func (s *Server) SendEnvelope(kind string, payload any, timeout time.Duration) (time.Duration, error) {
+	_, took, err := s.deliver(kind, payload, timeout)
+	return took, err
+}
+
+// SendEnvelopeAck is SendEnvelope returning the acknowledgement's payload instead: what the app answered, e.g.
+// a view_submission's response_action (empty when the app sent none).
+func (s *Server) SendEnvelopeAck(kind string, payload any, timeout time.Duration) (json.RawMessage, error) {
+	ack, _, err := s.deliver(kind, payload, timeout)
+	return ack, err
+}
+
+func (s *Server) deliver(kind string, payload any, timeout time.Duration) (json.RawMessage, time.Duration, error) {
 	s.hub.mu.Lock()
 	if len(s.hub.conns) == 0 {
 		s.hub.mu.Unlock()
-		return 0, fmt.Errorf("no socket mode connection")
+		return nil, 0, fmt.Errorf("no socket mode connection")
 	}
 	c := s.hub.conns[len(s.hub.conns)-1]
 	s.hub.seq++
@@ -88,16 +100,20 @@ func (s *Server) SendEnvelope(kind string, payload any, timeout time.Duration) (
 	}
 	s.hub.acks[id] = ch
 	start := time.Now()
-	err := c.WriteJSON(map[string]any{"envelope_id": id, "type": kind, "payload": payload, "accepts_response_payload": kind == "slash_commands"})
+	// Slack reads a payload on the acknowledgement of a slash command (the immediate answer) and of a
+	// view_submission (its response_action), and says so in the envelope.
+	p, _ := payload.(map[string]any)
+	accepts := kind == "slash_commands" || kind == "interactive" && p["type"] == "view_submission"
+	err := c.WriteJSON(map[string]any{"envelope_id": id, "type": kind, "payload": payload, "accepts_response_payload": accepts})
 	s.hub.mu.Unlock()
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	select {
-	case <-ch:
-		return time.Since(start), nil
+	case ack := <-ch:
+		return ack, time.Since(start), nil
 	case <-time.After(timeout):
-		return 0, fmt.Errorf("envelope %s not acknowledged within %s", id, timeout)
+		return nil, 0, fmt.Errorf("envelope %s not acknowledged within %s", id, timeout)
 	}
 }
 
