@@ -28,6 +28,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newServeCmd(), newFakeTenantCmd(), newBenchCmd())
+	root.AddCommand(newDemoCmd(), newServeCmd(), newFakeTenantCmd(), newBenchCmd(), newTeamsPackageCmd())
 	return root
 }
