@@ -87,9 +87,21 @@ func TestDenyWithReason(t *testing.T) {
 	if d := e.eventDetails(r.ID, "denied"); len(d) != 1 || !strings.HasSuffix(d[0], ": wrong group") {
 		t.Errorf("denied events = %q; want one whose detail ends with the trimmed reason", d)
 	}
-	if card := e.waitCard(r, "Denied by <@"+bob+">"); hasButtons(e.card(r)) {
+	if r.DecisionNote != "wrong group" {
+		t.Errorf("decision note = %q, want the trimmed reason", r.DecisionNote)
+	}
+	if card := e.waitCard(r, "Denied by <@"+bob+">", "wrong group"); hasButtons(e.card(r)) {
 		t.Errorf("denied card still has buttons:\n%s", card)
 	}
+	// The requester hears of it privately, in the card's channel.
+	waitFor(t, "alice told of the deny", 10*time.Second, func() bool {
+		for _, m := range e.slack.Ephemerals(alice) {
+			if m.Channel == channel && strings.Contains(m.AllText(), "denied by <@"+bob+">") && strings.Contains(m.AllText(), "wrong group") {
+				return true
+			}
+		}
+		return false
+	})
 
 	// The same submission delivered again acts once, and tells nobody anything.
 	before := len(e.slack.Ephemerals(bob))

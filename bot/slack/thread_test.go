@@ -72,14 +72,14 @@ func TestThreadRepliesArriveAfterOutage(t *testing.T) {
 					continue
 				}
 				confirmed++
-				if n := strings.Count(thread, x.UPN+"` — sessions invalid"); n != 1 {
+				if n := strings.Count(thread, x.UPN+"` — confirmed "); n != 1 {
 					t.Errorf("%s is confirmed in the thread %d times, want once", x.UPN, n)
 				}
 			}
 			if confirmed == 0 {
 				t.Fatal("no target confirmed; the test proves nothing")
 			}
-			if n := strings.Count(thread, "sessions invalid, confirmed"); n != confirmed {
+			if n := strings.Count(thread, "` — confirmed "); n != confirmed {
 				t.Errorf("%d confirmation lines for %d confirmed users", n, confirmed)
 			}
 		})
