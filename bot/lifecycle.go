@@ -73,7 +73,7 @@ func (a *App) tellRequester(ctx context.Context, req store.Request, text string)
 	}
 	cctx, cancel := a.chatContext(ctx)
 	defer cancel()
-	if err := m.Ephemeral(cctx, req.Conversation, req.Requester.ID, textMessage(text)); err != nil {
+	if err := m.Private(cctx, req.Conversation, req.Requester.ID, textMessage(text)); err != nil {
 		a.Log.Warn("tell the requester", "request", req.ID, "err", err)
 	}
 }
@@ -152,7 +152,7 @@ func (a *App) withdraw(ctx context.Context, respond func(context.Context, Messag
 	}
 	_ = a.Store.DeleteTimer(ctx, TimerExpire, req.ID)
 	a.respond(ctx, respond, fmt.Sprintf("⚠️ I could not post the approval card here (%v), so request %s was withdrawn and "+
-		"nobody will be signed out. If I am not in this channel, invite me (`/invite @signoutbot`) and ask again.", cause, req.ID))
+		"nobody will be signed out. Ask again once that is fixed.", cause, req.ID))
 }
 
 // Recover makes sure every unfinished request has its timer. A timer is written just after the state it

@@ -66,8 +66,10 @@ type Messenger interface {
 	Update(ctx context.Context, ref store.MessageRef, msg Message) error
 	// Reply posts in the thread under ref.
 	Reply(ctx context.Context, ref store.MessageRef, msg Message) (store.MessageRef, error)
-	// Ephemeral shows msg to one user only.
-	Ephemeral(ctx context.Context, conv store.MessageRef, userID string, msg Message) error
+	// Private shows msg to one person only, where the platform lets them see it alone: Slack shows an ephemeral
+	// message in the conversation; Teams, which has none in a channel, writes in the person's personal chat
+	// with the bot. How is the adapter's business; the core only says who and what.
+	Private(ctx context.Context, conv store.MessageRef, userID string, msg Message) error
 	// Person looks a user up (name, e-mail, time zone).
 	Person(ctx context.Context, userID string) (Person, error)
 }

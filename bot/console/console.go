@@ -137,7 +137,7 @@ func (c *Console) Reply(ctx context.Context, ref store.MessageRef, msg bot.Messa
 	return c.Post(ctx, store.MessageRef{Platform: Platform, Channel: Channel, Thread: thread}, msg)
 }
 
-func (c *Console) Ephemeral(_ context.Context, _ store.MessageRef, userID string, msg bot.Message) error {
+func (c *Console) Private(_ context.Context, _ store.MessageRef, userID string, msg bot.Message) error {
 	c.add(Message{For: userID, Text: msg.Text, Blocks: msg.Blocks})
 	return nil
 }
@@ -156,14 +156,52 @@ func (c *Console) Person(_ context.Context, userID string) (bot.Person, error) {
 type State struct {
 	// Epoch names this console's life: versions count from 0 again in a new run, so a page that sees another
 	// epoch starts over instead of asking for changes after a version that means nothing here.
-	Epoch    string       `json:"epoch"`
-	Version  int          `json:"version"`
-	Viewer   string       `json:"viewer"`
-	People   []Person     `json:"people"`
-	Messages []Message    `json:"messages"`
-	Tenant   []TenantUser `json:"tenant"`
-	Notes    []string     `json:"notes"`
+	Epoch    string     `json:"epoch"`
+	Version  int        `json:"version"`
+	Viewer   string     `json:"viewer"`
+	People   []Person   `json:"people"`
+	Messages []Message  `json:"messages"`
+	Tenant   TenantPage `json:"tenant"`
+	Notes    []string   `json:"notes"`
 }
+
+// TenantPage is what the tenant panel shows: the first rows of the users matching its filter, most recently
+// signed out first. A tenant can have 10,000 users; the page never needs them all.
+type TenantPage struct {
+	Total    int          `json:"total"`    // users in the tenant
+	Matching int          `json:"matching"` // users matching the filter
+	Rows     []TenantUser `json:"rows"`
+}
+
+// TenantRows is the panel's page for filter q (a case-insensitive part of a name or UPN; "" for everyone).
+func (c *Console) TenantRows(q string, limit int) TenantPage {
+	page := TenantPage{Rows: []TenantUser{}}
+	if c.Tenant == nil {
+		return page
+	}
+	all := c.Tenant()
+	page.Total = len(all)
+	q = strings.ToLower(strings.TrimSpace(q))
+	var rows []TenantUser
+	for _, u := range all {
+		if q == "" || strings.Contains(strings.ToLower(u.UPN), q) || strings.Contains(strings.ToLower(u.DisplayName), q) {
+			rows = append(rows, u)
+		}
+	}
+	page.Matching = len(rows)
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if !a.SessionsValidFrom.Equal(b.SessionsValidFrom) {
+			return a.SessionsValidFrom.After(b.SessionsValidFrom)
+		}
+		return a.UPN < b.UPN // a stable order, so rows do not swap places between refreshes
+	})
+	page.Rows = append(page.Rows, rows[:min(limit, len(rows))]...)
+	return page
+}
+
+// TenantRowsShown is how many rows the panel shows at most.
+const TenantRowsShown = 60
 
 // Changes are the messages viewer sees that changed after a version, flat and in posting order: replies name
 // their thread and come after it.
@@ -188,7 +226,7 @@ func visible(m *Message, viewer string) bool { return m.For == "" || m.For == vi
 func (c *Console) Snapshot(viewer string) State {
 	c.mu.Lock()
 	st := State{Epoch: c.epochLocked(), Version: c.version, Viewer: viewer, People: c.People, Notes: c.Notes,
-		Messages: []Message{}, Tenant: []TenantUser{}}
+		Messages: []Message{}}
 	byID := map[string]int{}
 	for _, m := range c.messages {
 		switch {
@@ -209,7 +247,7 @@ func (c *Console) Snapshot(viewer string) State {
 	if st.Notes == nil {
 		st.Notes = []string{}
 	}
-	st.Tenant = c.tenant()
+	st.Tenant = c.TenantRows("", TenantRowsShown)
 	return st
 }
 
@@ -224,16 +262,6 @@ func (c *Console) ChangesSince(viewer string, version int) Changes {
 		}
 	}
 	return ch
-}
-
-// tenant is the tenant panel's rows, most recently signed out first.
-func (c *Console) tenant() []TenantUser {
-	rows := []TenantUser{}
-	if c.Tenant != nil {
-		rows = append(rows, c.Tenant()...)
-	}
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].SessionsValidFrom.After(rows[j].SessionsValidFrom) })
-	return rows
 }
 
 // tenantFingerprint changes whenever a row of the tenant panel would, so the page fetches the panel only then.
@@ -255,7 +283,7 @@ func (c *Console) Wait() { c.wg.Wait() }
 //
 //	GET  /api/state?user=U                the whole page as U sees it (on load, and when U changes)
 //	GET  /api/messages?user=U&since=V     messages U sees that changed after version V
-//	GET  /api/tenant                      the tenant panel's rows
+//	GET  /api/tenant?q=TEXT&limit=N       the tenant panel: users whose name or UPN contains TEXT
 //	GET  /api/events                      server-sent events: "change" (data: version), "tenant" (data: a
 //	                                      fingerprint of the panel), "ping" (a heartbeat)
 //	POST /api/command {User, Text, ID}    a /signout command, Text as typed after "/signout"
@@ -275,7 +303,18 @@ func (c *Console) Handler() http.Handler {
 		}
 		writeJSON(w, c.ChangesSince(r.URL.Query().Get("user"), since))
 	})
-	mux.HandleFunc("GET /api/tenant", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, c.tenant()) })
+	mux.HandleFunc("GET /api/tenant", func(w http.ResponseWriter, r *http.Request) {
+		limit := TenantRowsShown
+		if l := r.URL.Query().Get("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 0 || n > 1000 {
+				http.Error(w, "limit: want a number from 0 to 1000", http.StatusBadRequest)
+				return
+			}
+			limit = n
+		}
+		writeJSON(w, c.TenantRows(r.URL.Query().Get("q"), limit))
+	})
 	mux.HandleFunc("POST /api/command", c.command)
 	mux.HandleFunc("POST /api/action", c.action)
 	mux.HandleFunc("GET /api/events", c.events)
@@ -327,7 +366,7 @@ func (c *Console) background(f func(ctx context.Context)) {
 
 func (c *Console) respond(userID string) func(context.Context, bot.Message) error {
 	return func(ctx context.Context, m bot.Message) error {
-		return c.Ephemeral(ctx, store.MessageRef{}, userID, m)
+		return c.Private(ctx, store.MessageRef{}, userID, m)
 	}
 }
 
@@ -435,6 +474,11 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case v = <-ch:
 			ok = send("change", strconv.Itoa(v))
+			// Messages change as a run progresses, and so does the tenant: look now rather than at the next tick.
+			if now := c.tenantFingerprint(); ok && now != fp {
+				fp = now
+				ok = send("tenant", fp)
+			}
 		case <-tick.C:
 			if now := c.tenantFingerprint(); now != fp {
 				fp = now

@@ -117,7 +117,7 @@ func (h *Handler) commandEvent(cmd slack.SlashCommand) bot.CommandEvent {
 	actor := store.Actor{Platform: Platform, ID: cmd.UserID, Name: cmd.UserName}
 	return bot.CommandEvent{
 		Actor: actor, Conversation: conv, Text: cmd.Text, DeliveryID: cmd.TriggerID,
-		Respond: func(ctx context.Context, m bot.Message) error { return h.Messenger.Ephemeral(ctx, conv, actor.ID, m) },
+		Respond: func(ctx context.Context, m bot.Message) error { return h.Messenger.Private(ctx, conv, actor.ID, m) },
 	}
 }
 
@@ -157,7 +157,7 @@ func (h *Handler) actionEvents(cb slack.InteractionCallback) []bot.ActionEvent {
 			Actor: actor, Conversation: conv,
 			Message:  store.MessageRef{Platform: Platform, Channel: cb.Channel.ID, ID: cb.Container.MessageTs},
 			ActionID: a.ActionID, Value: a.Value, DeliveryID: cb.TriggerID + ":" + a.ActionID,
-			Respond: func(ctx context.Context, m bot.Message) error { return h.Messenger.Ephemeral(ctx, conv, actor.ID, m) },
+			Respond: func(ctx context.Context, m bot.Message) error { return h.Messenger.Private(ctx, conv, actor.ID, m) },
 		})
 	}
 	return out

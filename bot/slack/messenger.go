@@ -102,6 +102,11 @@ func (m *Messenger) Post(ctx context.Context, conv store.MessageRef, msg bot.Mes
 		return err
 	})
 	if err != nil {
+		var se slack.SlackErrorResponse
+		if errors.As(err, &se) && (se.Err == "not_in_channel" || se.Err == "channel_not_found") {
+			// What to do about it is Slack's business, so the adapter says it.
+			return store.MessageRef{}, fmt.Errorf("slack chat.postMessage: %w; I am not in this channel: invite me with `/invite @signoutbot`", err)
+		}
 		return store.MessageRef{}, fmt.Errorf("slack chat.postMessage: %w", err)
 	}
 	return store.MessageRef{Platform: Platform, Channel: ch, ID: ts, Thread: conv.Thread}, nil
@@ -127,7 +132,7 @@ func (m *Messenger) Reply(ctx context.Context, ref store.MessageRef, msg bot.Mes
 	return m.Post(ctx, store.MessageRef{Platform: Platform, Channel: ref.Channel, Thread: thread}, msg)
 }
 
-func (m *Messenger) Ephemeral(ctx context.Context, conv store.MessageRef, userID string, msg bot.Message) error {
+func (m *Messenger) Private(ctx context.Context, conv store.MessageRef, userID string, msg bot.Message) error {
 	err := call(ctx, func() error {
 		_, err := m.api.PostEphemeralContext(ctx, conv.Channel, userID, msgOptions(msg)...)
 		return err

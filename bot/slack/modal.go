@@ -157,6 +157,6 @@ func (h *Handler) denySubmission(cb slack.InteractionCallback) (bot.ActionEvent,
 		ActionID: denyActionID, Value: meta.Request, Note: reason,
 		// A view is submitted once; its id names the submission if Slack ever delivers it twice.
 		DeliveryID: cb.View.ID + ":" + string(slack.InteractionTypeViewSubmission),
-		Respond:    func(ctx context.Context, m bot.Message) error { return h.Messenger.Ephemeral(ctx, conv, actor.ID, m) },
+		Respond:    func(ctx context.Context, m bot.Message) error { return h.Messenger.Private(ctx, conv, actor.ID, m) },
 	}, nil
 }

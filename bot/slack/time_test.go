@@ -94,7 +94,7 @@ func TestEphemeralRendersMarkup(t *testing.T) {
 	text := "✅ Your request R1 for " + bot.Literal("*Mallory* <!channel>") + " was approved by " + bot.Mention("slack", bob, "Bob") +
 		" at " + bot.Time(at) + "."
 	msg := bot.Message{Text: text, Blocks: []bot.Block{{Kind: bot.BlockSection, Text: text}}}
-	if err := m.Ephemeral(context.Background(), conv, alice, msg); err != nil {
+	if err := m.Private(context.Background(), conv, alice, msg); err != nil {
 		t.Fatal(err)
 	}
 	eph := fs.Ephemerals(alice)
@@ -109,7 +109,7 @@ func TestEphemeralRendersMarkup(t *testing.T) {
 		t.Errorf("text = %q\nwant %q", eph[0].Text, want)
 	}
 	// Slack refuses someone who cannot see the channel; the error says which call failed.
-	if err := m.Ephemeral(context.Background(), conv, "UNOBODY", msg); err == nil || !strings.Contains(err.Error(), "chat.postEphemeral") ||
+	if err := m.Private(context.Background(), conv, "UNOBODY", msg); err == nil || !strings.Contains(err.Error(), "chat.postEphemeral") ||
 		!strings.Contains(err.Error(), "user_not_in_channel") {
 		t.Errorf("err = %v", err)
 	}

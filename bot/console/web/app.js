@@ -12,12 +12,14 @@ let epoch = "";    // the server's run: versions start again in a new one
 let version = 0;   // the channel shows every change up to this version
 const byID = new Map();    // message id → message, for the buttons' confirmations
 const nodes = new Map();   // message id → its <article>
-let tenant = [];
+let tenant = { total: 0, matching: 0, rows: [] };
 let seq = 0;
 
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
+// escWrap escapes user text and lets an address wrap after its "@" (rather than anywhere) when it does not fit.
+function escWrap(s) { return esc(s).replace(/@/g, "@<wbr>"); }
 
 // The bot's markup (bot/markup.go): *bold*, _italic_, `code`, and :emoji: names from older text. Escaped first,
 // so names can't inject HTML. User text arrives as a literal (U+E000 … U+E001), a person as a mention
@@ -29,7 +31,7 @@ const emoji = { white_check_mark: "✅", x: "❌", hourglass: "⏳", lock: "🔒
 function markup(s) {
   const kept = [];
   const held = String(s).replace(/\ue000([^\ue001]*)\ue001|\ue002([^\ue003]*)\ue003|\ue004(-?\d+)\ue005/g, (m, lit, mention, secs) => {
-    if (lit !== undefined) kept.push(esc(lit));
+    if (lit !== undefined) kept.push(escWrap(lit));
     else if (mention !== undefined) kept.push("<strong>@" + esc(mention.split("\x1f")[2] || "") + "</strong>");
     else kept.push(timeHTML(new Date(Number(secs) * 1000)));
     return "\ue010" + (kept.length - 1) + "\ue011";
@@ -149,13 +151,21 @@ function upsert(m) {
   nodes.set(m.id, el);
 }
 
-function apply(list) {
+// The channel follows new messages while it is scrolled to the bottom, as chat apps do, also when the window
+// is resized; once someone scrolls up to read, it stays where they are.
+let following = true;
+function follow() { if (following) $("#channel").scrollTop = $("#channel").scrollHeight; }
+$("#channel").addEventListener("scroll", () => {
   const ch = $("#channel");
-  const atBottom = ch.scrollHeight - ch.scrollTop - ch.clientHeight < 40;
+  following = ch.scrollHeight - ch.scrollTop - ch.clientHeight < 40;
+});
+new ResizeObserver(follow).observe($("#channel"));
+
+function apply(list) {
   const sorted = list.slice().sort((a, b) => Number(a.id) - Number(b.id));
   for (const m of sorted) upsert(m);
   $("#empty").hidden = nodes.size > 0;
-  if (atBottom && sorted.length) ch.scrollTop = ch.scrollHeight;
+  if (sorted.length) follow();
 }
 
 function flatten(messages) {
@@ -205,13 +215,13 @@ async function loadNow() {
     return loadNow();
   }
   who.value = viewer;
+  following = true;
   $("#notes").innerHTML = (st.notes || []).map((n) => `<li>${markup(n)}</li>`).join("");
   clearChannel();
   epoch = st.epoch;
   version = st.version;
   apply(flatten(st.messages));
-  tenant = st.tenant || [];
-  renderTenant();
+  if (!$("#tenant-filter").value.trim()) { tenant = st.tenant; renderTenant(); } else refreshTenant();
 }
 
 // sync fetches the messages that changed after the version shown. Events that arrive meanwhile are folded into
@@ -237,9 +247,14 @@ function sync() {
   return syncing;
 }
 
+// refreshTenant fetches the panel for the filter typed. The server filters: a tenant can be too big to send.
+let tenantAsked = 0;
 async function refreshTenant() {
+  const n = ++tenantAsked;
   try {
-    tenant = await getJSON("api/tenant");
+    const page = await getJSON(`api/tenant?q=${encodeURIComponent($("#tenant-filter").value.trim())}`);
+    if (n !== tenantAsked) return; // an answer for an older filter
+    tenant = page;
     renderTenant();
   } catch (e) {
     disconnected();
@@ -247,16 +262,15 @@ async function refreshTenant() {
 }
 
 function renderTenant() {
-  const q = $("#tenant-filter").value.trim().toLowerCase();
-  const rows = tenant.filter((u) => !q || u.upn.toLowerCase().includes(q) || u.displayName.toLowerCase().includes(q));
-  const shown = rows.slice(0, 60);
+  const shown = tenant.rows || [];
   const fresh = Date.now() - 10 * 60 * 1000;
   $("#tenant tbody").innerHTML = shown.map((u) => {
     const t = new Date(u.sessionsValidFrom);
-    return `<tr class="${t.getTime() > fresh ? "fresh" : ""}"><td>${esc(u.displayName)}<br><span class="small upn">${esc(u.upn)}${u.guest ? " · guest" : ""}${u.enabled ? "" : " · disabled"}</span></td><td>${timeHTML(t)}</td></tr>`;
+    return `<tr class="${t.getTime() > fresh ? "fresh" : ""}"><td>${esc(u.displayName)}<br><span class="small upn">${escWrap(u.upn)}${u.guest ? " · guest" : ""}${u.enabled ? "" : " · disabled"}</span></td><td>${timeHTML(t)}</td></tr>`;
   }).join("");
-  $("#tenant-count").textContent = `Showing ${shown.length} of ${rows.length} users (most recently signed out first)` +
-    (rows.length > shown.length ? " — filter to see the rest." : ".");
+  const q = $("#tenant-filter").value.trim();
+  $("#tenant-count").textContent = `Showing ${shown.length} of ${tenant.matching} users` + (q ? ` matching “${q}”` : "") +
+    ` (most recently signed out first)` + (tenant.matching > shown.length ? " — filter to see the rest." : ".");
 }
 
 // say shows a line under the composer (refusals of the page itself, sending problems); "" clears it.
@@ -431,7 +445,8 @@ $("#who").addEventListener("change", (e) => {
   // A load under way asked for the previous person: let it finish, then load this person's view.
   (loading || Promise.resolve()).catch(() => {}).then(load).catch(disconnected);
 });
-$("#tenant-filter").addEventListener("input", renderTenant);
+let filterTimer = null;
+$("#tenant-filter").addEventListener("input", () => { clearTimeout(filterTimer); filterTimer = setTimeout(refreshTenant, 150); });
 
 load().catch(() => {}); // when the server is away, the event stream's error says so and retries
 connect();
