@@ -41,7 +41,7 @@ func (d *slackDriver) Private(t testing.TB, as string) string {
 	}
 	return b.String()
 }
-func (d *slackDriver) Store() store.Store         { return d.e.st }
+func (d *slackDriver) Store() store.Store        { return d.e.st }
 func (d *slackDriver) Tenant() *graphtest.Server { return d.e.tenant }
 func (d *slackDriver) Restart(t testing.TB) {
 	d.e.stop()
