@@ -223,7 +223,7 @@ func TestServeAgainstSimulatedTenantAndFakeSlack(t *testing.T) {
 		return len(fs.TopLevel("C1")) == 1
 	})
 	card := fs.TopLevel("C1")[0].AllText()
-	for _, want := range []string{"members of group *Test*", "Break Glass Admin", "protected account", "Lester Tester", "CET"} {
+	for _, want := range []string{"members of group *Test (", "Break Glass Admin", "protected account", "Lester Tester", "<!date^"} {
 		if !strings.Contains(card, want) {
 			t.Errorf("card lacks %q:\n%s", want, card)
 		}
