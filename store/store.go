@@ -89,7 +89,20 @@ type Request struct {
 	Failure string
 	// DecisionNote is what the person who denied or cancelled added (user text, shown as typed).
 	DecisionNote string
+	// Kind is what the request changes: KindSignOut (the zero value) or KindPolicy.
+	Kind string
+	// ScopeRef is how the scope is found again at run time (a scheduled sign-out re-resolves it): the group's
+	// object id, the match text, or the users as typed, one per line.
+	ScopeRef string
+	// Data is kind-specific state as JSON (a policy change: the lifetime, until when, and the previous policy).
+	Data string
 }
+
+// Request kinds.
+const (
+	KindSignOut = ""
+	KindPolicy  = "policy"
+)
 
 // Approval is one admin's approval.
 type Approval struct {

@@ -133,6 +133,12 @@ ALTER TABLE events ADD COLUMN actor_entra TEXT NOT NULL DEFAULT '';
 	`
 ALTER TABLE requests ADD COLUMN decision_note TEXT NOT NULL DEFAULT '';
 `,
+	// 5: scheduled sign-outs and token lifetime policy changes.
+	`
+ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN scope_ref TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN data TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate creates the bookkeeping table and applies every step not yet recorded, each in its own

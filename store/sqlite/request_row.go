@@ -14,7 +14,7 @@ import (
 // one snapshot, so a request and its approvals are always consistent without holding a transaction.
 const requestCols = `r.id, r.status, r.version, r.requester, r.reason, r.scope_kind, r.scope_text, r.command,
 	r.required_approvals, r.created_at, r.not_before, r.expires_at, r.decided_at, r.decided_by, r.started_at,
-	r.finished_at, r.message, r.conversation, r.token_lifetime, r.lifetime_source, r.tokens_expire_at, r.failure, r.decision_note,
+	r.finished_at, r.message, r.conversation, r.token_lifetime, r.lifetime_source, r.tokens_expire_at, r.failure, r.decision_note, r.kind, r.scope_ref, r.data,
 	(SELECT json_group_array(json_object('platform', a.actor_platform, 'id', a.actor_id, 'name', a.actor_name,
 	                                     'entra', a.actor_entra, 'at', a.at))
 	   FROM (SELECT * FROM approvals WHERE request_id = r.id ORDER BY at, rowid) a)`
@@ -34,7 +34,7 @@ func (w *requestRow) dest() []any {
 	return []any{&w.r.ID, &w.status, &w.r.Version, &w.requester, &w.r.Reason, &w.r.ScopeKind, &w.r.ScopeText,
 		&w.r.Command, &w.r.RequiredApprovals, &w.createdAt, &w.notBefore, &w.expiresAt, &w.decidedAt, &w.decidedBy,
 		&w.startedAt, &w.finishedAt, &w.message, &w.conversation, &w.tokenLifetime, &w.r.LifetimeSource,
-		&w.tokensExpireAt, &w.r.Failure, &w.r.DecisionNote, &w.approvals}
+		&w.tokensExpireAt, &w.r.Failure, &w.r.DecisionNote, &w.r.Kind, &w.r.ScopeRef, &w.r.Data, &w.approvals}
 }
 
 // request decodes the scanned columns.
@@ -107,22 +107,23 @@ func requestArgs(r store.Request) ([]any, error) {
 	return []any{string(r.Status), js[0], r.Reason, r.ScopeKind, r.ScopeText, r.Command, r.RequiredApprovals,
 		nullTime(r.NotBefore), nullTime(r.ExpiresAt), nullTime(r.DecidedAt), js[1], nullTime(r.StartedAt),
 		nullTime(r.FinishedAt), js[2], js[3], int64(r.TokenLifetime), r.LifetimeSource, nullTime(r.TokensExpireAt),
-		r.Failure, r.DecisionNote}, nil
+		r.Failure, r.DecisionNote, r.Kind, r.ScopeRef, r.Data}, nil
 }
 
 // The column lists below must stay in requestArgs order.
 const insertRequestSQL = `INSERT INTO requests (status, requester, reason, scope_kind, scope_text, command,
 	required_approvals, not_before, expires_at, decided_at, decided_by, started_at, finished_at, message,
-	conversation, token_lifetime, lifetime_source, tokens_expire_at, failure, decision_note, id, version, created_at,
-	dedup_key)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	conversation, token_lifetime, lifetime_source, tokens_expire_at, failure, decision_note, kind, scope_ref, data, id,
+	version, created_at, dedup_key)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // updateRequestSQL is the compare-and-swap: it only matches the row while its version is unchanged. ID,
 // CreatedAt and the dedup key are identity, not state, and are never rewritten.
 const updateRequestSQL = `UPDATE requests SET status = ?, requester = ?, reason = ?, scope_kind = ?,
 	scope_text = ?, command = ?, required_approvals = ?, not_before = ?, expires_at = ?, decided_at = ?,
 	decided_by = ?, started_at = ?, finished_at = ?, message = ?, conversation = ?, token_lifetime = ?,
-	lifetime_source = ?, tokens_expire_at = ?, failure = ?, decision_note = ?, version = version + 1
+	lifetime_source = ?, tokens_expire_at = ?, failure = ?, decision_note = ?, kind = ?, scope_ref = ?, data = ?,
+	version = version + 1
 	WHERE id = ? AND version = ?`
 
 // getRequest reads one request through q (a transaction or the pool).

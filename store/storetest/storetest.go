@@ -96,6 +96,9 @@ func newRequest(id string, created time.Time) store.Request {
 		TokensExpireAt:    created.Add(3 * time.Hour),
 		Failure:           "every revocation was refused: 403 Authorization_RequestDenied",
 		DecisionNote:      "<wrong> *group*",
+		Kind:              store.KindPolicy,
+		ScopeRef:          "9b1f0c2e-0000-4000-8000-000000000001",
+		Data:              `{"lifetime":600000000000,"until":"2026-12-03T09:00:00Z"}`,
 	}
 }
 
