@@ -108,6 +108,7 @@ func (a *App) Scheduler(poll time.Duration) *revocation.Scheduler {
 			revocation.TimerVerify:        a.Runner.Verify,
 			revocation.TimerTokensExpired: a.Runner.TokensExpired,
 			TimerThread:                   a.retryThread,
+			revocation.TimerRemind:        a.Runner.Remind,
 		},
 	}
 }

@@ -154,6 +154,7 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 		CreatedAt:         now,
 		ExpiresAt:         now.Add(pol.Expiry),
 		Conversation:      ev.Conversation,
+		ScopeRef:          scopeRef(sc, cmd),
 	}
 	targets := make([]store.Target, len(sc.Targets))
 	for i, t := range sc.Targets {
@@ -279,4 +280,33 @@ func (a *App) memberCount(ctx context.Context, groupID string) string {
 		return "members unknown"
 	}
 	return plural(n, "user")
+}
+
+// scopeRef is how the scope is found again at run time: by the group's id (a rename or a look-alike group
+// changes nothing), the match text, or the users as typed.
+func scopeRef(sc scope.Scope, cmd commands.Command) string {
+	switch sc.Kind {
+	case "group":
+		return sc.GroupID
+	case "match":
+		return cmd.Match
+	}
+	return strings.Join(cmd.Users, "\n")
+}
+
+// rescope resolves a stored request's scope again, as it is now (a scheduled sign-out runs hours after its
+// approval, and groups change).
+func (a *App) rescope(ctx context.Context, req store.Request) ([]store.Target, error) {
+	cmd := commands.Command{Kind: commands.KindRevokeUsers, Users: strings.Split(req.ScopeRef, "\n")}
+	switch req.ScopeKind {
+	case "group":
+		cmd = commands.Command{Kind: commands.KindRevokeGroup, Group: req.ScopeRef}
+	case "match":
+		cmd = commands.Command{Kind: commands.KindRevokeMatch, Match: req.ScopeRef}
+	}
+	sc, err := scope.Resolve(ctx, a.Dir, a.Protection, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return sc.Targets, nil
 }

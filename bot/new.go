@@ -84,6 +84,7 @@ func NewApp(ctx context.Context, c Config) (*App, error) {
 		MinEditInterval: c.MinEditInterval, ThreadRetry: c.ThreadRetry, ChatTimeout: c.ChatTimeout}
 	a.Runner = &revocation.Runner{Store: c.Store, Dir: c.Dir, Protection: prot, Clock: c.Clock, Notifier: a, Owner: c.Owner,
 		Log: c.Log, VerifyBackoff: c.VerifyBackoff, MaxVerifyPasses: c.MaxVerifyPasses, DefaultTokenLifetime: c.DefaultTokenLifetime}
+	a.Runner.Rescope = a.rescope
 	a.Admins = &ConfigAdmins{IDs: c.AdminIDs, EntraIDs: c.TeamsAdmins, UserGroups: c.AdminUserGroups, EntraGroupID: adminGroupID,
 		Dir: c.Dir, App: a}
 	a.Identities = &Identities{Map: c.Identities, Dir: c.Dir, App: a}

@@ -496,9 +496,9 @@ func threadNotice(req store.Request, kind revocation.NoticeKind, targets, all []
 			lines = append(lines, fmt.Sprintf("• %s — %s", label(t), t.Detail))
 		}
 	case revocation.NoticeExcluded:
-		head = fmt.Sprintf("🛡️ %s became protected after the preview and %s left alone:", plural(len(targets), "user"), wasWere(len(targets)))
+		head = fmt.Sprintf("🛡️ %s %s left alone:", plural(len(targets), "user"), wasWere(len(targets)))
 		for _, t := range targets {
-			lines = append(lines, "• "+label(t))
+			lines = append(lines, fmt.Sprintf("• %s — %s", label(t), t.Detail))
 		}
 	case revocation.NoticeConfirmed:
 		head = fmt.Sprintf("✅ Sessions invalid, confirmed from Graph for %s:", plural(len(targets), "user"))

@@ -198,6 +198,9 @@ var infoIcon = map[string]string{
 	revocation.EventBlocked:         "⛔",
 	revocation.EventReadFailed:      "⚠️",
 	revocation.EventFailed:          "❌ Failed:",
+	revocation.EventLate:            "⏰ Late:",
+	revocation.EventDrift:           "⚠️",
+	revocation.EventReminder:        "⏰ Reminder:",
 }
 
 // threadPosts groups a page of audit events into replies, one kind of news at a time, in the order each kind
@@ -262,7 +265,8 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 			add(revocation.NoticeRevoked, ev.Seq, nil)
 		case revocation.EventTokensExpired:
 			add(revocation.NoticeTokensExpired, ev.Seq, nil)
-		case revocation.EventLifetimeUnknown, revocation.EventBlocked, revocation.EventReadFailed, revocation.EventFailed:
+		case revocation.EventLifetimeUnknown, revocation.EventBlocked, revocation.EventReadFailed, revocation.EventFailed,
+			revocation.EventLate, revocation.EventDrift, revocation.EventReminder:
 			// Each is news of its own, told in the words the runner stored.
 			order = append(order, &group{kind: revocation.NoticeInfo, minSeq: ev.Seq, text: infoIcon[ev.Type] + " " + capital(ev.Detail)})
 		}

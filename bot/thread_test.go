@@ -52,7 +52,7 @@ func TestThreadPostsFromEvents(t *testing.T) {
 		{
 			name:   "protected after the preview",
 			events: []store.Event{ev(20, "excluded", 5)},
-			want:   []string{"🛡️ 1 user became protected after the preview and was left alone:"},
+			want:   []string{"🛡️ 1 user was left alone:"},
 			seqs:   []int64{20},
 		},
 		{

@@ -588,3 +588,55 @@ func TestBrowserDenyAsksForReason(t *testing.T) {
 		t.Errorf("request %s; audit log %+v lacks a denied event with %q", r.Status, events, reason)
 	}
 }
+
+// Times in the bot's markup are shown in the chosen person's zone with UTC beside it: the date only when it is
+// not today there, and UTC's date when it differs from the local one. User text stays as typed around them.
+func TestBrowserTimesInChosenPersonsZone(t *testing.T) {
+	d := startDemo(t)
+	ctx := open(t, d, "UALICE")
+	now := time.Now().Truncate(time.Minute)
+	moments := []time.Time{
+		now,
+		time.Date(2025, time.March, 1, 23, 30, 0, 0, time.UTC), // the next day in Berlin and Sydney
+		time.Date(2025, time.July, 4, 2, 15, 0, 0, time.UTC),   // the day before in New York
+	}
+	for _, p := range demo.People[:3] {
+		loc, err := time.LoadLocation(p.TimeZone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, as(p.ID)...); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, ctx, p.Name+"'s view", `document.querySelector("#who").value === "`+p.ID+`" && viewer === "`+p.ID+`"`)
+		for _, m := range moments {
+			got := eval[string](t, ctx, fmt.Sprintf(`(() => { const e = document.createElement("div");
+				e.innerHTML = markup("*Due* \ue004%d\ue005 for \ue000*you* <b>&</b>\ue001"); return e.textContent; })()`, m.Unix()))
+			if want := "Due " + wantTime(m, loc) + " for *you* <b>&</b>"; got != want {
+				t.Errorf("%s sees %q, want %q", p.Name, got, want)
+			}
+		}
+	}
+}
+
+// wantTime is the page's time format, as Go writes it.
+func wantTime(m time.Time, loc *time.Location) string {
+	local, utc, today := m.In(loc), m.UTC(), time.Now().In(loc)
+	sameDay := func(a, b time.Time) bool { return a.Format(time.DateOnly) == b.Format(time.DateOnly) }
+	date := func(x time.Time) string {
+		s := x.Format("2 Jan")
+		if x.Year() != today.Year() {
+			s += x.Format(" 2006")
+		}
+		return s + " "
+	}
+	s := local.Format("15:04 MST")
+	if !sameDay(local, today) {
+		s = date(local) + s
+	}
+	u := utc.Format("15:04") + " UTC"
+	if !sameDay(utc, local) {
+		u = date(utc) + u
+	}
+	return s + " (" + u + ")"
+}

@@ -43,7 +43,19 @@ const (
 	EventBlocked = "blocked"
 	// EventReadFailed: a verification pass could not read some users back from Graph.
 	EventReadFailed = "verify_read_failed"
+	// EventLate: a scheduled sign-out started later than its time (the bot was not running).
+	EventLate = "late"
+	// EventDrift: a scheduled sign-out's scope changed between approval and run.
+	EventDrift = "drift"
+	// EventReminder: a scheduled sign-out will run soon.
+	EventReminder = "reminder"
 )
+
+// TimerRemind fires the reminders before a scheduled sign-out.
+const TimerRemind = "remind"
+
+// Reminders are posted this long before a scheduled sign-out runs.
+var reminderOffsets = [...]time.Duration{24 * time.Hour, time.Hour, 10 * time.Minute}
 
 // UserActor is the actor of a per-user event: the user, as Graph knows them.
 func UserActor(t store.Target) store.Actor {
@@ -103,6 +115,9 @@ type Runner struct {
 	BlockedBackoff []time.Duration
 	// FlushEvery is how many revocation results are persisted together (default 20).
 	FlushEvery int
+	// Rescope resolves a request's scope again at run time; a scheduled sign-out compares it with what was
+	// approved (nil: no comparison).
+	Rescope func(ctx context.Context, req store.Request) ([]store.Target, error)
 
 	mu      sync.Mutex
 	blocked map[string]blockState // runs that could not go on, by request id: in memory, as a restart retries anyway
@@ -189,7 +204,19 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 	switch req.Status {
 	case store.StatusApproved:
 		if !req.NotBefore.IsZero() && r.now().Before(req.NotBefore) {
+			if err := r.scheduleReminder(ctx, req); err != nil {
+				return err
+			}
 			return r.Store.SetTimer(ctx, store.Timer{Kind: TimerRun, RequestID: id, Due: req.NotBefore})
+		}
+		if !req.NotBefore.IsZero() {
+			blocked, err := r.startScheduled(ctx, req)
+			if err != nil || blocked {
+				return err
+			}
+			if req, err = r.Store.GetRequest(ctx, id); err != nil {
+				return err
+			}
 		}
 		lt, lifetimeEvent := r.lifetime(ctx, id)
 		req.Status, req.StartedAt = store.StatusRunning, r.now()
@@ -517,4 +544,137 @@ func describe(t store.Target) string {
 		return string(t.Status) + " (" + t.Detail + ")"
 	}
 	return string(t.Status)
+}
+
+// startScheduled runs once a scheduled sign-out's time has come: it says how late it is when the bot was down at
+// that time, and resolves the scope again. Users who left the scope since the approval are skipped; users who
+// joined are not signed out, because nobody approved them: both are listed. It never revokes anyone nobody
+// approved.
+func (r *Runner) startScheduled(ctx context.Context, req store.Request) (blocked bool, err error) {
+	now := r.now()
+	var events []store.Event
+	if late := now.Sub(req.NotBefore); late > time.Minute {
+		events = append(events, store.Event{At: now, RequestID: req.ID, Type: EventLate,
+			Detail: fmt.Sprintf("starting %s after its scheduled time: the bot was not running then", late.Round(time.Second))})
+	}
+	var skipped []store.Target
+	if r.Rescope != nil {
+		fresh, err := r.Rescope(ctx, req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			return true, r.block(ctx, req, fmt.Errorf("cannot resolve the scope again before the scheduled run: %w", err))
+		}
+		approved, err := r.Store.Targets(ctx, req.ID)
+		if err != nil {
+			return false, err
+		}
+		now := r.now()
+		inFresh := make(map[string]bool, len(fresh))
+		for _, t := range fresh {
+			if t.Status != store.TargetExcluded {
+				inFresh[strings.ToLower(t.UserID)] = true
+			}
+		}
+		inApproved := make(map[string]bool, len(approved))
+		for _, t := range approved {
+			inApproved[strings.ToLower(t.UserID)] = true
+			if t.Status == store.TargetPending && !inFresh[strings.ToLower(t.UserID)] {
+				t.Status, t.Detail, t.UpdatedAt = store.TargetExcluded, "left the scope after the approval: skipped", now
+				skipped = append(skipped, t)
+				events = append(events, store.Event{At: now, RequestID: req.ID, Type: string(t.Status), Actor: UserActor(t),
+					Detail: t.UPN + ": " + t.Detail})
+			}
+		}
+		var joined []string
+		for _, t := range fresh {
+			if t.Status != store.TargetExcluded && !inApproved[strings.ToLower(t.UserID)] {
+				joined = append(joined, t.UPN)
+			}
+		}
+		if len(skipped) > 0 || len(joined) > 0 {
+			events = append(events, store.Event{At: now, RequestID: req.ID, Type: EventDrift, Detail: driftText(len(skipped), joined)})
+		}
+	}
+	if len(events) == 0 {
+		return false, nil
+	}
+	if err := r.Store.UpdateTargets(ctx, skipped, events...); err != nil {
+		return false, err
+	}
+	r.notify(ctx, Notice{Kind: NoticeInfo, RequestID: req.ID})
+	if len(skipped) > 0 {
+		r.notify(ctx, Notice{Kind: NoticeExcluded, RequestID: req.ID})
+	}
+	return false, nil
+}
+
+func driftText(skipped int, joined []string) string {
+	var parts []string
+	if skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d left the scope since the approval and %s skipped", skipped,
+			map[bool]string{true: "is", false: "are"}[skipped == 1]))
+	}
+	if len(joined) > 0 {
+		names := joined
+		if len(names) > 20 {
+			names = append(names[:20:20], fmt.Sprintf("and %d more", len(joined)-20))
+		}
+		parts = append(parts, fmt.Sprintf("%d joined since the approval and %s NOT signed out, because nobody approved them "+
+			"(ask again for them): %s", len(joined), map[bool]string{true: "is", false: "are"}[len(joined) == 1], strings.Join(names, ", ")))
+	}
+	return "The scope changed between the approval and the run: " + strings.Join(parts, "; ") + "."
+}
+
+// nextReminder is the next reminder due before a sign-out scheduled at at, seen at now (zero: none left).
+func nextReminder(at, now time.Time) time.Time {
+	for _, off := range reminderOffsets {
+		if due := at.Add(-off); due.After(now) {
+			return due
+		}
+	}
+	return time.Time{}
+}
+
+func (r *Runner) scheduleReminder(ctx context.Context, req store.Request) error {
+	due := nextReminder(req.NotBefore, r.now())
+	if due.IsZero() {
+		return r.Store.DeleteTimer(ctx, TimerRemind, req.ID)
+	}
+	return r.Store.SetTimer(ctx, store.Timer{Kind: TimerRemind, RequestID: req.ID, Due: due})
+}
+
+// Remind posts a reminder of an approved scheduled sign-out in its thread, and sets the next one.
+func (r *Runner) Remind(ctx context.Context, id string) error {
+	req, err := r.Store.GetRequest(ctx, id)
+	if err != nil {
+		return err
+	}
+	if req.Status != store.StatusApproved || req.NotBefore.IsZero() || !r.now().Before(req.NotBefore) {
+		return r.Store.DeleteTimer(ctx, TimerRemind, id)
+	}
+	left := humanDuration(req.NotBefore.Sub(r.now()))
+	if err := r.Store.AppendEvent(ctx, store.Event{At: r.now(), RequestID: id, Type: EventReminder,
+		Detail: fmt.Sprintf("this sign-out runs in %s (cancel it with /signout cancel %s until then)", left, id)}); err != nil {
+		return err
+	}
+	r.notify(ctx, Notice{Kind: NoticeInfo, RequestID: id})
+	if err := r.Store.DeleteTimer(ctx, TimerRemind, id); err != nil {
+		return err
+	}
+	return r.scheduleReminder(ctx, req)
+}
+
+// humanDuration is a wait as people say it: "24 h", "1 h 5 min", "10 min".
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	h, m := d/time.Hour, (d%time.Hour)/time.Minute
+	switch {
+	case h > 0 && m > 0:
+		return fmt.Sprintf("%d h %d min", h, m)
+	case h > 0:
+		return fmt.Sprintf("%d h", h)
+	}
+	return fmt.Sprintf("%d min", m)
 }

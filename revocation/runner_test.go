@@ -480,3 +480,91 @@ func slicesContains[T comparable](s []T, v T) bool {
 	}
 	return false
 }
+
+// A scheduled sign-out that starts late says how late; its scope is resolved again, a user who left it since the
+// approval is skipped, and a user who joined is not revoked (nobody approved them): both are listed.
+func TestScheduledRunLateAndScopeDrift(t *testing.T) {
+	f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5})
+	r := f.approved(t, graphtest.UPNLester, graphtest.UPNTesty)
+	ctx := context.Background()
+	r.NotBefore = f.clk.Now().Add(-2 * time.Hour)
+	if _, err := f.st.UpdateRequest(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	lester, _ := f.tenant.User(graphtest.UPNLester)
+	tessa, _ := f.tenant.User(graphtest.UPNTessa)
+	// Now: Testy left, Tessa joined.
+	f.runner.Rescope = func(context.Context, store.Request) ([]store.Target, error) {
+		return []store.Target{{UserID: lester.ID, UPN: lester.UserPrincipalName, Status: store.TargetPending},
+			{UserID: tessa.ID, UPN: tessa.UserPrincipalName, Status: store.TargetPending}}, nil
+	}
+	if err := f.runner.Run(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := f.byUPN(t, r.ID)
+	if got[graphtest.UPNLester].Status != store.TargetRevoked {
+		t.Errorf("lester: %+v", got[graphtest.UPNLester])
+	}
+	if x := got[graphtest.UPNTesty]; x.Status != store.TargetExcluded || !strings.Contains(x.Detail, "left the scope") {
+		t.Errorf("testy (left since the approval): %+v", x)
+	}
+	for _, rv := range f.tenant.Revocations() {
+		if rv.UserID == tessa.ID {
+			t.Fatal("a user nobody approved was revoked")
+		}
+	}
+	evs := f.events(t, r.ID)
+	if len(evs[revocation.EventLate]) != 1 || !strings.Contains(evs[revocation.EventLate][0].Detail, "2h0m0s after its scheduled time") {
+		t.Errorf("late events: %+v", evs[revocation.EventLate])
+	}
+	if d := evs[revocation.EventDrift]; len(d) != 1 || !strings.Contains(d[0].Detail, "1 left the scope") ||
+		!strings.Contains(d[0].Detail, graphtest.UPNTessa) || !strings.Contains(d[0].Detail, "NOT signed out") {
+		t.Errorf("drift events: %+v", d)
+	}
+}
+
+// An approved sign-out scheduled a day ahead waits for its time and reminds the thread 24 h, 1 h and 10 min
+// before; the reminders survive a restart because they are timers in the store.
+func TestScheduledRunWaitsAndReminds(t *testing.T) {
+	f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5})
+	r := f.approved(t, graphtest.UPNLester)
+	ctx := context.Background()
+	at := f.clk.Now().Add(25 * time.Hour)
+	r.NotBefore = at
+	if _, err := f.st.UpdateRequest(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.runner.Run(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if due, ok := f.timer(t, revocation.TimerRun, r.ID); !ok || !due.Equal(at) {
+		t.Fatalf("run timer %v, want %v", due, at)
+	}
+	for _, before := range []time.Duration{24 * time.Hour, time.Hour, 10 * time.Minute} {
+		due, ok := f.timer(t, revocation.TimerRemind, r.ID)
+		if !ok || !due.Equal(at.Add(-before)) {
+			t.Fatalf("reminder at %v, want %v before", due, before)
+		}
+		f.clk.Advance(due.Sub(f.clk.Now()))
+		if err := f.runner.Remind(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := f.timer(t, revocation.TimerRemind, r.ID); ok {
+		t.Error("a reminder left after the last one")
+	}
+	evs := f.events(t, r.ID)[revocation.EventReminder]
+	if len(evs) != 3 || !strings.Contains(evs[0].Detail, "runs in 24 h") || !strings.Contains(evs[2].Detail, "runs in 10 min") {
+		t.Fatalf("reminders: %+v", evs)
+	}
+	if n := len(f.tenant.Revocations()); n != 0 {
+		t.Fatalf("%d revocations before the scheduled time", n)
+	}
+	f.clk.Advance(at.Sub(f.clk.Now()))
+	if err := f.runner.Run(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.tenant.Revocations()); n != 1 {
+		t.Fatalf("%d revocations at the scheduled time", n)
+	}
+}

@@ -36,7 +36,7 @@ var webFiles embed.FS
 type Message struct {
 	ID     string      `json:"id"`
 	Thread string      `json:"thread,omitempty"`
-	For    string      `json:"for,omitempty"` // ephemeral: only this user sees it
+	For    string      `json:"for,omitempty"` // private: only this user sees it
 	Text   string      `json:"text"`
 	Blocks []bot.Block `json:"blocks"`
 	Posted time.Time   `json:"posted"`
@@ -219,10 +219,10 @@ func (c *Console) epochLocked() string {
 	return c.epoch
 }
 
-// visible reports whether viewer sees m: everyone sees shared messages, only its one viewer an ephemeral.
+// visible reports whether viewer sees m: everyone sees shared messages, only its one viewer a private reply.
 func visible(m *Message, viewer string) bool { return m.For == "" || m.For == viewer }
 
-// Snapshot is the state as viewer sees it: top-level messages with their replies, and viewer's ephemerals.
+// Snapshot is the state as viewer sees it: top-level messages with their replies, and viewer's private replies.
 func (c *Console) Snapshot(viewer string) State {
 	c.mu.Lock()
 	st := State{Epoch: c.epochLocked(), Version: c.version, Viewer: viewer, People: c.People, Notes: c.Notes,
@@ -386,6 +386,7 @@ func (c *Console) command(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := bot.CommandEvent{
 		Actor:        store.Actor{Platform: Platform, ID: p.ID, Name: p.Name},
+		Profile:      p.Person,
 		Conversation: store.MessageRef{Platform: Platform, Channel: Channel},
 		Text:         wireEscaper.Replace(body.Text), DeliveryID: body.ID, Respond: c.respond(p.ID),
 	}
@@ -411,6 +412,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := bot.ActionEvent{
 		Actor:        store.Actor{Platform: Platform, ID: p.ID, Name: p.Name},
+		Profile:      p.Person,
 		Conversation: store.MessageRef{Platform: Platform, Channel: Channel},
 		Message:      store.MessageRef{Platform: Platform, Channel: Channel, ID: body.Message},
 		ActionID:     body.Action, Value: body.Value, Note: strings.TrimSpace(body.Note), DeliveryID: body.ID,
