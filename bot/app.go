@@ -70,6 +70,8 @@ type App struct {
 	ThreadRetry time.Duration
 	// ChatTimeout bounds every call to a chat platform.
 	ChatTimeout time.Duration
+	// WriteRate is the pace of revocations (per second), for the plan's estimates.
+	WriteRate float64
 
 	mu         sync.Mutex
 	messengers map[string]Messenger
@@ -96,7 +98,12 @@ func (a *App) messenger(platform string) (Messenger, bool) {
 	return m, ok
 }
 
-func (a *App) now() time.Time { return a.Clock.Now() }
+func (a *App) now() time.Time {
+	if a.Clock == nil {
+		return time.Now()
+	}
+	return a.Clock.Now()
+}
 
 // Scheduler returns the timer loop that drives expiry, runs, verification and deadline notices.
 func (a *App) Scheduler(poll time.Duration) *revocation.Scheduler {

@@ -156,6 +156,9 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 		Conversation:      ev.Conversation,
 		ScopeRef:          scopeRef(sc, cmd),
 	}
+	// The plan on the card states the lifetime in force now; the run reads it again when it starts.
+	lt, _ := a.Runner.Lifetime(ctx, req.ID)
+	req.TokenLifetime, req.LifetimeSource = lt.Lifetime, lt.Source
 	targets := make([]store.Target, len(sc.Targets))
 	for i, t := range sc.Targets {
 		t.RequestID, t.UpdatedAt = req.ID, now

@@ -43,6 +43,8 @@ type Config struct {
 	ThreadRetry time.Duration
 	// ChatTimeout bounds every call to a chat platform (default 20 s), so a slow chat API never holds up work.
 	ChatTimeout time.Duration
+	// WriteRate is the pace revocations are sent at (SIGNOUTBOT_WRITE_RATE, default 20 per second).
+	WriteRate float64
 }
 
 // NewApp builds the core with its runner and admin rules. It resolves the protected accounts and the admin group
@@ -81,9 +83,10 @@ func NewApp(ctx context.Context, c Config) (*App, error) {
 		adminGroupID = g.ID
 	}
 	a := &App{Store: c.Store, Dir: c.Dir, Protection: prot, Policy: c.Policy.WithDefaults(), Clock: c.Clock, Log: c.Log,
-		MinEditInterval: c.MinEditInterval, ThreadRetry: c.ThreadRetry, ChatTimeout: c.ChatTimeout}
+		MinEditInterval: c.MinEditInterval, ThreadRetry: c.ThreadRetry, ChatTimeout: c.ChatTimeout, WriteRate: c.WriteRate}
 	a.Runner = &revocation.Runner{Store: c.Store, Dir: c.Dir, Protection: prot, Clock: c.Clock, Notifier: a, Owner: c.Owner,
-		Log: c.Log, VerifyBackoff: c.VerifyBackoff, MaxVerifyPasses: c.MaxVerifyPasses, DefaultTokenLifetime: c.DefaultTokenLifetime}
+		Log: c.Log, VerifyBackoff: c.VerifyBackoff, MaxVerifyPasses: c.MaxVerifyPasses, DefaultTokenLifetime: c.DefaultTokenLifetime,
+		WriteRate: c.WriteRate}
 	a.Runner.Rescope = a.rescope
 	a.Admins = &ConfigAdmins{IDs: c.AdminIDs, EntraIDs: c.TeamsAdmins, UserGroups: c.AdminUserGroups, EntraGroupID: adminGroupID,
 		Dir: c.Dir, App: a}

@@ -33,17 +33,57 @@ func FormatTime(t time.Time, loc *time.Location) string {
 	return fmt.Sprintf("%s (%s UTC)", local.Format("Mon 2 Jan 15:04:05 MST"), t.UTC().Format("15:04:05"))
 }
 
-// FormatDuration is a lifetime as people say it: "2 h", "90 min", "45 s".
+// FormatDuration is a lifetime or a wait as people say it: "2 h", "90 min", "8 min 20 s", "45 s".
 func FormatDuration(d time.Duration) string {
+	d = d.Round(time.Second)
 	switch {
 	case d >= time.Hour && d%time.Hour == 0:
 		return fmt.Sprintf("%d h", d/time.Hour)
 	case d >= time.Minute && d%time.Minute == 0:
 		return fmt.Sprintf("%d min", d/time.Minute)
 	case d >= time.Minute:
-		return d.Round(time.Second).String()
+		return fmt.Sprintf("%d min %d s", d/time.Minute, d%time.Minute/time.Second)
 	}
 	return fmt.Sprintf("%d s", d/time.Second)
+}
+
+// writeCeiling is Graph's write limit for one app in one tenant (3,000 per 150 s), the pace runs go at.
+const writeCeiling = 20.0
+
+// planText says, before anyone approves, how long the revocation will take, when the last access token issued
+// before it dies under the lifetime in force, and what a 10-minute token lifetime policy set now would change.
+// A policy applies to tokens issued after it is set, so tokens issued before keep their lifetime.
+func (a *App) planText(req store.Request, o outcome, now time.Time) string {
+	rate := a.WriteRate
+	if rate <= 0 {
+		rate = writeCeiling
+	}
+	took := revocation.Estimate(o.inScope, rate)
+	start, when := now, "once approved"
+	if !req.NotBefore.IsZero() && req.NotBefore.After(now) {
+		start, when = req.NotBefore, "at "+Time(req.NotBefore)
+	}
+	end := start.Add(took)
+	s := fmt.Sprintf("*Plan:* revoking %s takes about %s at Graph's %g per second, starting %s.", plural(o.inScope, "user"),
+		FormatDuration(max(took, time.Second)), rate, when)
+	if req.TokenLifetime <= 0 {
+		return s
+	}
+	s += fmt.Sprintf(" The last access token issued before it expires by %s (lifetime %s: %s).", Time(end.Add(req.TokenLifetime)),
+		FormatDuration(req.TokenLifetime), req.LifetimeSource)
+	if short := 10 * time.Minute; req.TokenLifetime > short {
+		with := end.Add(short)
+		if old := now.Add(req.TokenLifetime); old.After(with) {
+			with = old
+		}
+		s += fmt.Sprintf(" With `/signout policy set 10m` now: by %s", Time(with))
+		if with.After(end.Add(short)) {
+			s += fmt.Sprintf(" (tokens issued before a policy keep their %s, so set it at least that long before the sign-out)",
+				FormatDuration(req.TokenLifetime))
+		}
+		s += "."
+	}
+	return s
 }
 
 // learnTimeZone remembers the time zone a platform sent with an event (Teams sends it on every activity), so
@@ -270,6 +310,7 @@ func (a *App) render(ctx context.Context, req store.Request, targets []store.Tar
 
 	switch req.Status {
 	case store.StatusPending:
+		blocks = append(blocks, Block{Kind: BlockContext, Text: a.planText(req, o, a.now())})
 		need := fmt.Sprintf("Needs approval from %s other than %s", plural(req.RequiredApprovals, "admin"), mention(req.Requester))
 		if len(req.Approvals) > 0 {
 			need += fmt.Sprintf(" — approved so far by %s", approverMentions(req))

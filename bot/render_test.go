@@ -30,7 +30,7 @@ func TestFormatTimeShowsLocalAndUTC(t *testing.T) {
 
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
-		2 * time.Hour: "2 h", 90 * time.Minute: "90 min", 10 * time.Minute: "10 min", 45 * time.Second: "45 s", 150 * time.Second: "2m30s",
+		2 * time.Hour: "2 h", 90 * time.Minute: "90 min", 10 * time.Minute: "10 min", 45 * time.Second: "45 s", 150 * time.Second: "2 min 30 s",
 	} {
 		if got := FormatDuration(d); got != want {
 			t.Errorf("FormatDuration(%s) = %q, want %q", d, got, want)

@@ -201,6 +201,7 @@ var infoIcon = map[string]string{
 	revocation.EventLate:            "⏰ Late:",
 	revocation.EventDrift:           "⚠️",
 	revocation.EventReminder:        "⏰ Reminder:",
+	revocation.EventEstimate:        "📏",
 }
 
 // threadPosts groups a page of audit events into replies, one kind of news at a time, in the order each kind
@@ -266,7 +267,7 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 		case revocation.EventTokensExpired:
 			add(revocation.NoticeTokensExpired, ev.Seq, nil)
 		case revocation.EventLifetimeUnknown, revocation.EventBlocked, revocation.EventReadFailed, revocation.EventFailed,
-			revocation.EventLate, revocation.EventDrift, revocation.EventReminder:
+			revocation.EventLate, revocation.EventDrift, revocation.EventReminder, revocation.EventEstimate:
 			// Each is news of its own, told in the words the runner stored.
 			order = append(order, &group{kind: revocation.NoticeInfo, minSeq: ev.Seq, text: infoIcon[ev.Type] + " " + capital(ev.Detail)})
 		}

@@ -49,7 +49,17 @@ const (
 	EventDrift = "drift"
 	// EventReminder: a scheduled sign-out will run soon.
 	EventReminder = "reminder"
+	// EventEstimate compares how long the revocations took with the plan's estimate.
+	EventEstimate = "estimate"
 )
+
+// Estimate is how long revoking n users takes at rate revocations per second.
+func Estimate(n int, rate float64) time.Duration {
+	if rate <= 0 {
+		rate = 20
+	}
+	return time.Duration(float64(n) / rate * float64(time.Second)).Round(time.Second)
+}
 
 // TimerRemind fires the reminders before a scheduled sign-out.
 const TimerRemind = "remind"
@@ -115,6 +125,9 @@ type Runner struct {
 	BlockedBackoff []time.Duration
 	// FlushEvery is how many revocation results are persisted together (default 20).
 	FlushEvery int
+	// WriteRate is the pace revocations are sent at (revocations per second, default 20: Graph's ceiling), for
+	// estimates of how long a run takes.
+	WriteRate float64
 	// Rescope resolves a request's scope again at run time; a scheduled sign-out compares it with what was
 	// approved (nil: no comparison).
 	Rescope func(ctx context.Context, req store.Request) ([]store.Target, error)
@@ -201,6 +214,9 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("run %s: %w", id, err)
 	}
+	if req.Kind == store.KindPolicy {
+		return r.runPolicy(ctx, req)
+	}
 	switch req.Status {
 	case store.StatusApproved:
 		if !req.NotBefore.IsZero() && r.now().Before(req.NotBefore) {
@@ -248,6 +264,11 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 
 // lifetime reads the longest access-token lifetime that can apply. It never holds up a revocation: when the
 // policies cannot be read it assumes the configured default and returns an event saying so.
+// Lifetime is the longest access-token lifetime that can apply now, never failing: see lifetime.
+func (r *Runner) Lifetime(ctx context.Context, id string) (graph.TokenLifetime, *store.Event) {
+	return r.lifetime(ctx, id)
+}
+
 func (r *Runner) lifetime(ctx context.Context, id string) (graph.TokenLifetime, *store.Event) {
 	lt, err := r.Dir.AccessTokenLifetime(ctx)
 	if err == nil {
@@ -301,7 +322,11 @@ func (r *Runner) revocationsSent(ctx context.Context, id string) error {
 		ev := store.Event{At: r.now(), RequestID: id, Type: EventDeadline,
 			Detail: fmt.Sprintf("every revocation sent; access tokens issued before it expire by %s (lifetime %s, %s)",
 				req.TokensExpireAt.UTC().Format(time.RFC3339), req.TokenLifetime, req.LifetimeSource)}
-		if req, err = r.Store.UpdateRequest(ctx, req, ev); err != nil {
+		took := last.Sub(req.StartedAt).Round(time.Second)
+		estimate := store.Event{At: r.now(), RequestID: id, Type: EventEstimate,
+			Detail: fmt.Sprintf("revoking %d users took %s; the plan said about %s at %g per second", accepted,
+				humanSeconds(took), humanSeconds(Estimate(accepted, r.WriteRate)), rateOrDefault(r.WriteRate))}
+		if req, err = r.Store.UpdateRequest(ctx, req, ev, estimate); err != nil {
 			return fmt.Errorf("run %s: deadline: %w", id, err)
 		}
 		if err := r.Store.SetTimer(ctx, store.Timer{Kind: TimerTokensExpired, RequestID: id, Due: req.TokensExpireAt}); err != nil {
@@ -677,4 +702,26 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d h", h)
 	}
 	return fmt.Sprintf("%d min", m)
+}
+
+// humanSeconds is a run's length as people say it: "8 min 20 s", "45 s".
+func humanSeconds(d time.Duration) string {
+	d = d.Round(time.Second)
+	m, s := d/time.Minute, (d%time.Minute)/time.Second
+	switch {
+	case m >= 60:
+		return humanDuration(d)
+	case m > 0 && s > 0:
+		return fmt.Sprintf("%d min %d s", m, s)
+	case m > 0:
+		return fmt.Sprintf("%d min", m)
+	}
+	return fmt.Sprintf("%d s", s)
+}
+
+func rateOrDefault(r float64) float64 {
+	if r <= 0 {
+		return 20
+	}
+	return r
 }

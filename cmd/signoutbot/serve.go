@@ -141,7 +141,7 @@ func runServe(ctx context.Context, c serveConfig) error {
 	// NewApp resolves the protected accounts and the admin group to object ids: a typo stops start-up here
 	// instead of protecting nobody.
 	app, err := bot.NewApp(ctx, bot.Config{Store: st, Dir: dir, Protected: list(c.protected), AdminIDs: users, AdminUserGroups: groups,
-		AdminEntraGroup: c.adminGroup, Identities: idMap, DefaultTokenLifetime: c.defaultLifetime,
+		AdminEntraGroup: c.adminGroup, Identities: idMap, DefaultTokenLifetime: c.defaultLifetime, WriteRate: c.writeRate,
 		Policy: approvals.Policy{QuorumAbove: c.quorumAbove, Expiry: c.expiry}, Log: log})
 	if err != nil {
 		return err
