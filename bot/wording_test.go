@@ -180,3 +180,28 @@ func TestUserInAnotherActiveRequestIsFlagged(t *testing.T) {
 		t.Errorf("overlap count missing:\n%s", card)
 	}
 }
+
+// The plan states, before anyone approves, how long the run takes at the write ceiling, when the last token
+// issued before it dies, and what a 10-minute policy set now would change (nothing for tokens already issued).
+func TestPlanStatesItsOwnFinishTime(t *testing.T) {
+	a := &App{Log: slog.New(slog.DiscardHandler)}
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	req := store.Request{TokenLifetime: 2 * time.Hour, LifetimeSource: "no token lifetime policy in the tenant"}
+	plan := PlainText(a.planText(req, outcome{inScope: 10000}, now))
+	for _, w := range []string{"revoking 10000 users takes about 8 min 20 s at Graph's 20 per second, starting once approved",
+		"expires by Wed 2 Dec 14:08:20 UTC (lifetime 2 h: no token lifetime policy in the tenant)",
+		"With `/signout policy set 10m` now: by Wed 2 Dec 14:00:00 UTC", "tokens issued before a policy keep their 2 h"} {
+		if !strings.Contains(plan, w) {
+			t.Errorf("plan lacks %q:\n%s", w, plan)
+		}
+	}
+	// Scheduled three hours ahead, a policy set now has time to work: the last token dies 10 min after the run.
+	req.NotBefore = now.Add(3 * time.Hour)
+	plan = PlainText(a.planText(req, outcome{inScope: 1200}, now))
+	for _, w := range []string{"takes about 1 min at Graph's 20 per second, starting at Wed 2 Dec 15:00:00 UTC",
+		"With `/signout policy set 10m` now: by Wed 2 Dec 15:11:00 UTC."} {
+		if !strings.Contains(plan, w) {
+			t.Errorf("scheduled plan lacks %q:\n%s", w, plan)
+		}
+	}
+}
