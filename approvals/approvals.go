@@ -109,7 +109,13 @@ func Authorize(p Principal, a Action, r *store.Request, now time.Time) error {
 			}
 		}
 		return nil
-	case ActDeny, ActCancel:
+	case ActCancel:
+		// A scheduled sign-out can be withdrawn until it starts, approved or not.
+		if r.Status == store.StatusApproved && !r.NotBefore.IsZero() && now.Before(r.NotBefore) {
+			return nil
+		}
+		return stillPending(r, now)
+	case ActDeny:
 		return stillPending(r, now)
 	}
 

@@ -95,6 +95,12 @@ func (a *App) HandleCommand(ctx context.Context, ev CommandEvent) {
 		a.status(ctx, ev, cmd.Target)
 	case commands.KindCancel:
 		a.cancel(ctx, ev, p, strings.ToUpper(cmd.RequestID), cmd.Reason)
+	case commands.KindSchedule:
+		a.schedule(ctx, ev)
+	case commands.KindAudit:
+		a.audit(ctx, ev, cmd)
+	case commands.KindPolicy:
+		a.policy(ctx, ev, p, cmd)
 	case commands.KindDeny:
 		id := strings.ToUpper(cmd.RequestID)
 		if _, err := a.Store.GetRequest(ctx, id); err != nil {
@@ -110,6 +116,10 @@ func (a *App) HandleCommand(ctx context.Context, ev CommandEvent) {
 			return
 		}
 		ev.Actor = p.Actor // with the Entra user: the requester is compared with approvers by it
+		if cmd.Plan {
+			a.plan(ctx, ev, cmd)
+			return
+		}
 		a.request(ctx, ev, cmd)
 	}
 }
@@ -138,6 +148,11 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 	}
 	now := a.now()
 	pol := a.Policy.WithDefaults()
+	notBefore, err := a.when(ctx, ev.Actor, cmd.At, "--at")
+	if err != nil {
+		a.respond(ctx, ev.Respond, "❔ "+err.Error()+" Nothing was requested.")
+		return
+	}
 	if sc.Kind == "group" {
 		// Named fully, so two groups that share a name are never confused on the card or in the audit log.
 		sc.Text = GroupLabel(sc.Group.DisplayName, sc.Group.Description, sc.Group.ID)
@@ -155,6 +170,7 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 		ExpiresAt:         now.Add(pol.Expiry),
 		Conversation:      ev.Conversation,
 		ScopeRef:          scopeRef(sc, cmd),
+		NotBefore:         notBefore,
 	}
 	// The plan on the card states the lifetime in force now; the run reads it again when it starts.
 	lt, _ := a.Runner.Lifetime(ctx, req.ID)

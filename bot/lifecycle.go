@@ -89,6 +89,9 @@ func (a *App) decide(ctx context.Context, respond func(context.Context, Message)
 		return r
 	}
 	_ = a.Store.DeleteTimer(ctx, TimerExpire, id)
+	// A scheduled sign-out cancelled after its approval must not start, nor remind anyone.
+	_ = a.Store.DeleteTimer(ctx, revocation.TimerRun, id)
+	_ = a.Store.DeleteTimer(ctx, revocation.TimerRemind, id)
 	a.refresh(ctx, id)
 	if !approvals.SameActor(p.Actor, r.Requester) {
 		text := fmt.Sprintf("⛔ Your sign-out request %s was %s by %s", r.ID, r.Status, mention(p.Actor))

@@ -273,7 +273,11 @@ func (a *App) render(ctx context.Context, req store.Request, targets []store.Tar
 	if req.Reason != "" {
 		reason = Literal(req.Reason)
 	}
-	blocks = append(blocks, Block{Kind: BlockSection, Fields: []string{"*Reason*\n" + reason, "*Requested*\n" + Time(req.CreatedAt)}})
+	fields := []string{"*Reason*\n" + reason, "*Requested*\n" + Time(req.CreatedAt)}
+	if !req.NotBefore.IsZero() {
+		fields = append(fields, "*Scheduled for*\n"+Time(req.NotBefore))
+	}
+	blocks = append(blocks, Block{Kind: BlockSection, Fields: fields})
 
 	busy := a.busyElsewhere(ctx, req, targets)
 	sorted := sortedTargets(targets)

@@ -11,6 +11,7 @@ package commands
 import (
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -25,6 +26,10 @@ const (
 	KindStatus
 	KindCancel
 	KindDeny
+	// The cutover kinds come last so that the older kinds keep their values.
+	KindSchedule // list the sign-outs scheduled with --at
+	KindPolicy   // show, set or reset the access-token lifetime policy
+	KindAudit    // show the audit log of one request or one user
 )
 
 // MaxUsers caps the users named in one command. Larger sets belong in a group,
@@ -52,8 +57,24 @@ const (
 	minMatchLen = 2
 )
 
+// MinLifetime and MaxLifetime are the access-token lifetimes Entra accepts in
+// a token lifetime policy; a value outside them would only fail later, at
+// Graph, after someone had approved it.
+const (
+	MinLifetime = 10 * time.Minute
+	MaxLifetime = 24 * time.Hour
+)
+
+// The actions of KindPolicy, as in Command.PolicyAction.
+const (
+	PolicyShow  = ""
+	PolicySet   = "set"
+	PolicyReset = "reset"
+)
+
 // String returns the verb that selects k ("help", "user", "group", "match",
-// "status", "cancel"), so messages and Command.String can use it directly.
+// "status", "cancel", "deny", "schedule", "policy", "audit"), so messages and
+// Command.String can use it directly.
 func (k Kind) String() string {
 	switch k {
 	case KindHelp:
@@ -70,6 +91,12 @@ func (k Kind) String() string {
 		return "cancel"
 	case KindDeny:
 		return "deny"
+	case KindSchedule:
+		return "schedule"
+	case KindPolicy:
+		return "policy"
+	case KindAudit:
+		return "audit"
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -79,9 +106,11 @@ func (k Kind) revokes() bool {
 	return k == KindRevokeUsers || k == KindRevokeGroup || k == KindRevokeMatch
 }
 
-// takesReason reports whether a --reason belongs to k: a sign-out's is shown to the approver, a deny's to the
-// requester and on the card.
-func (k Kind) takesReason() bool { return k.revokes() || k == KindDeny }
+// takesReason reports whether a --reason belongs to c: a sign-out's is shown to the approver, a deny's to the
+// requester and on the card, and a policy change's records why token lifetimes were changed.
+func (c Command) takesReason() bool {
+	return c.Kind.revokes() || c.Kind == KindDeny || c.Kind == KindPolicy && c.PolicyAction == PolicySet
+}
 
 // Command is one parsed /signout command. Only the fields of its Kind are set.
 type Command struct {
@@ -89,10 +118,27 @@ type Command struct {
 	Users     []string // KindRevokeUsers: references as typed (UPN/mail, object id GUID, or "smtp:addr"); de-duplicated case-insensitively, order kept
 	Group     string   // KindRevokeGroup: display name (may contain spaces) or object id
 	Match     string   // KindRevokeMatch: text that display names must contain
-	Target    string   // KindStatus: one user reference
+	Target    string   // KindStatus: one user reference; KindAudit: a request id (AuditRequest) or a user reference, as typed
 	RequestID string   // KindCancel, KindDeny
-	Reason    string   // --reason, optional, for revoke kinds and deny (a deny's reason may also follow the id)
-	Topic     string   // KindHelp: optional topic ("user","group","match","status","cancel")
+	Reason    string   // --reason, optional, for revoke kinds, deny and policy set (a deny's reason may also follow the id)
+	Topic     string   // KindHelp: optional topic (a form's name: "user", "group", "plan", "policy", …)
+
+	// Plan is set on a sign-out kind typed as "plan user|group|match …": show
+	// what would happen and ask nobody for anything.
+	Plan bool
+	// At is the --at of a sign-out kind, as typed (e.g. "2026-12-01 22:00" or
+	// "tomorrow 06:00 Europe/Berlin"); "" means now. It is only known to be a
+	// time: resolve it with ParseWhen in the requester's zone and the real
+	// clock, which is also where a time in the past is refused.
+	At string
+
+	PolicyAction string        // KindPolicy: PolicyShow (""), PolicySet or PolicyReset
+	Lifetime     time.Duration // KindPolicy with PolicySet: whole minutes from MinLifetime to MaxLifetime
+	Until        string        // KindPolicy with PolicySet: --until as typed, always set; resolve it like At
+
+	// AuditRequest is set on KindAudit when Target is a request id (compare it
+	// in upper case: it may be typed in lower case) rather than a user.
+	AuditRequest bool
 }
 
 // Error is a parse error meant to be shown to the admin as is.
@@ -123,58 +169,127 @@ func (e *Error) Error() string {
 func usage(k Kind) string {
 	switch k {
 	case KindHelp:
-		return "/signout help [user|group|match|status|cancel|deny]"
+		return "/signout help [" + strings.Join(topicNames(), "|") + "]"
 	case KindRevokeUsers:
-		return `/signout user <e-mail, UPN or object id> [more …] [--reason "…"]`
+		return `/signout user <e-mail, UPN or object id> [more …] [--at "<when>"] [--reason "…"]`
 	case KindRevokeGroup:
-		return `/signout group <name or id> [--reason "…"]`
+		return `/signout group <name or id> [--at "<when>"] [--reason "…"]`
 	case KindRevokeMatch:
-		return `/signout match <text in display names> [--reason "…"]`
+		return `/signout match <text in display names> [--at "<when>"] [--reason "…"]`
 	case KindStatus:
 		return "/signout status <e-mail, UPN or object id>"
 	case KindCancel:
 		return "/signout cancel <request id>"
 	case KindDeny:
 		return "/signout deny <request id> [reason]"
+	case KindSchedule:
+		return "/signout schedule"
+	case KindPolicy:
+		return `/signout policy [set <lifetime, 10m to 1d> --until "<when>" [--reason "…"] | reset]`
+	case KindAudit:
+		return "/signout audit <request id or user>"
 	}
 	return generalUsage
 }
 
-// generalUsage is shown when we cannot tell which form the admin meant.
-const generalUsage = "/signout user|group|match|status|cancel|deny|help … (type /signout help for examples)"
+// planWord prefixes a sign-out form to only show its plan. It is a verb for
+// did-you-mean and help, but not a Kind: the plan of a group sign-out is a
+// group sign-out with Plan set, so consumers keep one switch on Kind.
+const planWord = "plan"
 
-// verbs lists the kinds in the order used for help and for breaking ties
-// between equally close did-you-mean suggestions.
-var verbs = [...]Kind{KindHelp, KindRevokeUsers, KindRevokeGroup, KindRevokeMatch, KindStatus, KindCancel, KindDeny}
+// planUsage is usage for the plan prefix.
+const planUsage = `/signout plan user|group|match … [--at "<when>"] [--reason "…"]`
+
+// generalUsage is shown when we cannot tell which form the admin meant.
+const generalUsage = "/signout user|group|match|plan|schedule|status|cancel|deny|policy|audit|help … (type /signout help for examples)"
+
+// verbs lists the kinds in the order used for breaking ties between equally
+// close did-you-mean suggestions. New kinds go at the end so that the
+// suggestions for the old ones stay what they were.
+var verbs = [...]Kind{KindHelp, KindRevokeUsers, KindRevokeGroup, KindRevokeMatch, KindStatus, KindCancel, KindDeny,
+	KindSchedule, KindPolicy, KindAudit}
+
+// verbNames are the words that may start a command: the kinds' verbs in the
+// order of verbs, then "plan" (last, for the same reason as new kinds).
+func verbNames() []string {
+	names := make([]string, 0, len(verbs)+1)
+	for _, k := range verbs {
+		names = append(names, k.String())
+	}
+	return append(names, planWord)
+}
+
+// topicNames are the forms Help can narrow to, in the order Help shows them.
+func topicNames() []string {
+	var names []string
+	for _, s := range helpSections() {
+		if s.topic != KindHelp.String() {
+			names = append(names, s.topic)
+		}
+	}
+	return names
+}
+
+// usageOf returns the usage line of a verb name, plan included.
+func usageOf(name string) string {
+	if name == planWord {
+		return planUsage
+	}
+	return usage(kindOf(name))
+}
 
 // String returns canonical text for c: Parse(c.String()) gives back an equal
 // Command for every Command that Parse can return. It is meant for audit logs
 // and for echoing "you asked for: /signout …" back to the admins.
 func (c Command) String() string {
 	var b strings.Builder
+	if c.Plan && c.Kind.revokes() {
+		b.WriteString(planWord + " ")
+	}
 	b.WriteString(c.Kind.String())
 	switch c.Kind {
 	case KindHelp:
 		if c.Topic != "" {
-			b.WriteString(" " + c.Topic)
+			b.WriteString(" " + quoteWord(c.Topic))
 		}
 	case KindRevokeUsers:
 		for _, u := range c.Users {
-			b.WriteString(" " + u)
+			b.WriteString(" " + quoteWord(u))
 		}
 	case KindRevokeGroup:
 		b.WriteString(" " + quoteValue(c.Group))
 	case KindRevokeMatch:
 		b.WriteString(" " + quoteValue(c.Match))
-	case KindStatus:
-		b.WriteString(" " + c.Target)
+	case KindStatus, KindAudit:
+		b.WriteString(" " + quoteWord(c.Target))
 	case KindCancel, KindDeny:
-		b.WriteString(" " + c.RequestID)
+		b.WriteString(" " + quoteWord(c.RequestID))
+	case KindPolicy:
+		switch c.PolicyAction {
+		case PolicySet:
+			b.WriteString(" " + PolicySet + " " + formatLifetime(c.Lifetime) + " --until " + quoteValue(c.Until))
+		case PolicyReset:
+			b.WriteString(" " + PolicyReset)
+		}
 	}
-	if c.Reason != "" && c.Kind.takesReason() {
+	if c.At != "" && c.Kind.revokes() {
+		b.WriteString(" --at " + quoteValue(c.At))
+	}
+	if c.Reason != "" && c.takesReason() {
 		b.WriteString(" --reason " + quoteValue(c.Reason))
 	}
 	return escapeMarkup(b.String())
+}
+
+// quoteWord writes one word (a user reference, request id or unknown help
+// topic) bare if Parse reads it back as a word, and in double quotes if bare
+// it would be an option: "-a@contoso.com" is a valid address, and "-x" a
+// valid request id, but typed bare both are options.
+func quoteWord(w string) string {
+	if toks, err := lex(w); err == nil && len(toks) == 1 && toks[0].opt == nil && !toks[0].quoted {
+		return w
+	}
+	return `"` + w + `"`
 }
 
 // quoteValue writes a free-text value (group name, match text, reason) so that

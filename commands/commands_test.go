@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const guid = "0a1b2c3d-1234-4abc-8def-0123456789ab"
@@ -25,6 +26,8 @@ func TestParseForms(t *testing.T) {
 		{"help topic case", "Help Cancel", Command{Kind: KindHelp, Topic: "cancel"}},
 		{"help topic typo", "help gruop", Command{Kind: KindHelp, Topic: "group"}},
 		{"help unknown topic is kept, so help can say it is unknown", "help me please", Command{Kind: KindHelp, Topic: "me"}},
+		{"help quoted unknown topic keeps its first word", `help "Me Please"`, Command{Kind: KindHelp, Topic: "me"}},
+		{"help option-like topic", `help "--x"`, Command{Kind: KindHelp, Topic: "--x"}},
 		{"deny with a reason after the id", "deny R7K3Q9 wrong group: use Sales EMEA", Command{Kind: KindDeny, RequestID: "R7K3Q9", Reason: "wrong group: use Sales EMEA"}},
 		{"deny with --reason", `deny R7K3Q9 --reason "not approved by CAB"`, Command{Kind: KindDeny, RequestID: "R7K3Q9", Reason: "not approved by CAB"}},
 		{"deny without a reason", "deny R7K3Q9", Command{Kind: KindDeny, RequestID: "R7K3Q9"}},
@@ -288,7 +291,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestErrorFormat(t *testing.T) {
 	_, err := Parse("gruop Sales")
-	want := `unknown command "gruop". Did you mean "group"? Usage: /signout group <name or id> [--reason "…"]`
+	want := `unknown command "gruop". Did you mean "group"? Usage: /signout group <name or id> [--at "<when>"] [--reason "…"]`
 	if err == nil || err.Error() != want {
 		t.Fatalf("Parse error = %v, want %s", err, want)
 	}
@@ -391,7 +394,8 @@ func TestRefProblem(t *testing.T) {
 
 func TestKindString(t *testing.T) {
 	want := map[Kind]string{KindHelp: "help", KindRevokeUsers: "user", KindRevokeGroup: "group",
-		KindRevokeMatch: "match", KindStatus: "status", KindCancel: "cancel", Kind(42): "Kind(42)"}
+		KindRevokeMatch: "match", KindStatus: "status", KindCancel: "cancel", KindDeny: "deny",
+		KindSchedule: "schedule", KindPolicy: "policy", KindAudit: "audit", Kind(42): "Kind(42)"}
 	for k, w := range want {
 		if got := k.String(); got != w {
 			t.Errorf("Kind(%d).String() = %q, want %q", int(k), got, w)
@@ -414,9 +418,9 @@ func TestClosest(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	full := Help("")
-	for _, k := range verbs {
-		if !strings.Contains(full, usage(k)) {
-			t.Errorf("Help(\"\") lacks the usage of %s: %q", k, usage(k))
+	for _, name := range verbNames() {
+		if !strings.Contains(full, usageOf(name)) {
+			t.Errorf("Help(\"\") lacks the usage of %s: %q", name, usageOf(name))
 		}
 	}
 	if !strings.Contains(full, "--reason") || !strings.Contains(full, "second admin") {
@@ -431,19 +435,26 @@ func TestHelp(t *testing.T) {
 	if got := Help("nonsense"); !strings.HasPrefix(got, `There is no form called "nonsense"`) || !strings.HasSuffix(got, full) {
 		t.Errorf("Help(\"nonsense\") = %q", got)
 	}
-	for _, k := range verbs[1:] {
-		t.Run(k.String(), func(t *testing.T) {
-			h := Help(strings.ToUpper(k.String()))
-			if !strings.Contains(h, usage(k)) {
-				t.Errorf("Help(%q) lacks its usage", k)
+	if got, want := topicNames(), verbNames()[1:]; len(got) != len(want) {
+		t.Errorf("help topics %v do not cover the verbs %v", got, want)
+	}
+	for _, name := range topicNames() {
+		t.Run(name, func(t *testing.T) {
+			h := Help(strings.ToUpper(name))
+			if !strings.Contains(h, usageOf(name)) {
+				t.Errorf("Help(%q) lacks its usage", name)
 			}
 			if len(h) >= len(full) {
-				t.Errorf("Help(%q) is not narrower than the full help", k)
+				t.Errorf("Help(%q) is not narrower than the full help", name)
 			}
-			for _, other := range verbs {
-				if other != k && strings.Contains(h, usage(other)) {
-					t.Errorf("Help(%q) also shows %s", k, other)
+			for _, other := range verbNames() {
+				if other != name && strings.Contains(h, usageOf(other)) {
+					t.Errorf("Help(%q) also shows %s", name, other)
 				}
+			}
+			// "help <form>" must reach this help, or the help names a topic nobody can ask for.
+			if c, err := Parse("help " + name); err != nil || c.Topic != name {
+				t.Errorf("Parse(\"help %s\") = %#v, %v", name, c, err)
 			}
 		})
 	}
@@ -455,8 +466,8 @@ func TestHelp(t *testing.T) {
 				t.Errorf("help example %q does not parse: %v", ex, err)
 				continue
 			}
-			if c.Kind != s.kind {
-				t.Errorf("help example %q parses as %s, want %s", ex, c.Kind, s.kind)
+			if c.Kind != s.kind && !s.plan || s.plan && (!c.Plan || !c.Kind.revokes()) {
+				t.Errorf("help example %q parses as %s (plan %v), want %s (plan %v)", ex, c.Kind, c.Plan, s.kind, s.plan)
 			}
 		}
 	}
@@ -469,6 +480,12 @@ func TestStringRoundTrip(t *testing.T) {
 	}{
 		{Command{Kind: KindHelp}, "help"},
 		{Command{Kind: KindHelp, Topic: "match"}, "help match"},
+		{Command{Kind: KindHelp, Topic: "--x"}, `help "--x"`},
+		{Command{Kind: KindHelp, Topic: "0"}, "help 0"},
+		{Command{Kind: KindRevokeUsers, Users: []string{"-a@contoso.com", "b@contoso.com"}}, `user "-a@contoso.com" b@contoso.com`},
+		{Command{Kind: KindStatus, Target: "-r=a@contoso.com"}, `status "-r=a@contoso.com"`},
+		{Command{Kind: KindCancel, RequestID: "-x"}, `cancel "-x"`},
+		{Command{Kind: KindAudit, Target: "-a@contoso.com"}, `audit "-a@contoso.com"`},
 		{Command{Kind: KindRevokeUsers, Users: []string{"a@contoso.com", guid}, Reason: "left"}, "user a@contoso.com " + guid + ` --reason "left"`},
 		{Command{Kind: KindRevokeGroup, Group: "Migration Wave 1"}, `group "Migration Wave 1"`},
 		{Command{Kind: KindRevokeGroup, Group: "R&D <EU>"}, `group "R&D &lt;EU>"`},
@@ -484,6 +501,21 @@ func TestStringRoundTrip(t *testing.T) {
 		{Command{Kind: KindRevokeMatch, Match: "ab", Reason: `" " 00`}, `match "ab" --reason ' " " 00 '`},
 		{Command{Kind: KindStatus, Target: "smtp:a@contoso.com"}, "status smtp:a@contoso.com"},
 		{Command{Kind: KindCancel, RequestID: "r-1"}, "cancel r-1"},
+		{Command{Kind: KindDeny, RequestID: "R7K3Q9P", Reason: "wrong group"}, `deny R7K3Q9P --reason "wrong group"`},
+		{Command{Kind: KindRevokeGroup, Group: "Migrated", At: "2026-12-01 22:00", Reason: "wave 1"},
+			`group "Migrated" --at "2026-12-01 22:00" --reason "wave 1"`},
+		{Command{Kind: KindRevokeUsers, Users: []string{"a@x.com"}, At: "tomorrow 06:00 Europe/Berlin"}, `user a@x.com --at "tomorrow 06:00 Europe/Berlin"`},
+		{Command{Kind: KindRevokeGroup, Group: "Migrated", Plan: true}, `plan group "Migrated"`},
+		{Command{Kind: KindRevokeMatch, Match: "Test", Plan: true, At: "2026-12-01T22:00Z"}, `plan match "Test" --at "2026-12-01T22:00Z"`},
+		{Command{Kind: KindRevokeUsers, Users: []string{"a@x.com"}, Plan: true}, "plan user a@x.com"},
+		{Command{Kind: KindSchedule}, "schedule"},
+		{Command{Kind: KindPolicy}, "policy"},
+		{Command{Kind: KindPolicy, PolicyAction: PolicyReset}, "policy reset"},
+		{Command{Kind: KindPolicy, PolicyAction: PolicySet, Lifetime: 90 * time.Minute, Until: "2026-12-03 09:00", Reason: "cutover"},
+			`policy set 1h30m --until "2026-12-03 09:00" --reason "cutover"`},
+		{Command{Kind: KindPolicy, PolicyAction: PolicySet, Lifetime: 24 * time.Hour, Until: "tomorrow 06:00"}, `policy set 24h --until "tomorrow 06:00"`},
+		{Command{Kind: KindAudit, Target: "r7k3q9p", AuditRequest: true}, "audit r7k3q9p"},
+		{Command{Kind: KindAudit, Target: "lester@contoso.com"}, "audit lester@contoso.com"},
 	}
 	for _, tt := range tests {
 		s := tt.c.String()

@@ -3,8 +3,10 @@ package commands
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -28,6 +30,16 @@ func FuzzParse(f *testing.F) {
 		"group \u201CSales\u201D --reason it\u2019s over", "user les\u200Bter@contoso.com", "group a&#7;b",
 		`group "abc`, "user a@contoso.com\x01", "\xff", "group '", `group "`, `group ""x" y"`, "-r '' a@b.co",
 		"/signout signout user a@contoso.com", "group <b>x</b> <br/>y", "group a <b", "match &lt;&lt;",
+		"deny R7K3Q9P wrong group", "help deny", "help 0", `help "--x"`, `help "a b"`, "help 'x', y",
+		// the cutover forms
+		`group Migrated --at "2026-12-01 22:00"`, "group Migrated --at 2026-12-01 22:00 --reason wave 1",
+		"user a@contoso.com --at=2026-12-01T22:00:05.5+01:00", "match Test --at tomorrow 06:00 Europe/Berlin",
+		"a@contoso.com --at 'today 22:00 UTC'", "--at 2026-12-01 22:00 group X", `group X --at "2026-02-30 22:00"`,
+		"plan group Migrated", "plan user a@x.com", "plan match Test --at today 23:59", "plan a@x.com", "plan plan", "plan status x",
+		"schedule", "schedule group X", "policy", "policy reset", `policy set 10m --until "2026-12-03 09:00"`,
+		"policy set 1 hour 30 min --until tomorrow 06:00 -r cutover", "policy set 9m --until today 22:00", "policy 1d",
+		"policy set 1d", `policy set "2 hours" --until=2026-12-03T09:00Z`, "audit R7K3Q9P", "audit r7k3q9p",
+		"audit lester@contoso.com", "audit R7K3Q9", "group X --until today 22:00",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -64,13 +76,25 @@ func invalid(c Command) string {
 	// Fields of other kinds must be empty, so consumers can switch on Kind alone.
 	other := c
 	other.Kind, other.Reason = 0, ""
+	if c.Kind.revokes() {
+		other.Plan, other.At = false, ""
+		if c.At != "" {
+			if _, err := ParseWhen(c.At, time.UTC, checkNow); err != nil {
+				return "--at is not a time: " + err.Error()
+			}
+			if p := freeTextProblem(c.At, 1); p != "" {
+				return "--at " + p
+			}
+		}
+	}
 	switch c.Kind {
 	case KindHelp:
 		other.Topic = ""
-		switch c.Topic {
-		case "", "user", "group", "match", "status", "cancel":
-		default:
-			return "unknown help topic"
+		// An unknown topic is kept so that Help can say it is unknown, as one lower-case word.
+		if c.Topic != "" && !slices.Contains(topicNames(), c.Topic) {
+			if w := words([]token{{raw: c.Topic}}); c.Topic != strings.ToLower(c.Topic) || len(w) != 1 || w[0] != c.Topic {
+				return "help topic is neither a form nor one lower-case word"
+			}
 		}
 	case KindRevokeUsers:
 		other.Users = nil
@@ -102,10 +126,36 @@ func invalid(c Command) string {
 		if refProblem(c.Target) != "" {
 			return "invalid target"
 		}
-	case KindCancel:
+	case KindCancel, KindDeny:
 		other.RequestID = ""
 		if !validRequestID(c.RequestID) {
 			return "invalid request id"
+		}
+	case KindSchedule:
+	case KindPolicy:
+		other.PolicyAction, other.Lifetime, other.Until = "", 0, ""
+		switch c.PolicyAction {
+		case PolicyShow, PolicyReset:
+			if c.Lifetime != 0 || c.Until != "" {
+				return "a lifetime or --until without policy set"
+			}
+		case PolicySet:
+			if c.Lifetime < MinLifetime || c.Lifetime > MaxLifetime || c.Lifetime%time.Minute != 0 {
+				return "lifetime out of range or not whole minutes"
+			}
+			if _, err := ParseWhen(c.Until, time.UTC, checkNow); err != nil {
+				return "--until is not a time: " + err.Error()
+			}
+		default:
+			return "unknown policy action"
+		}
+	case KindAudit:
+		other.Target, other.AuditRequest = "", false
+		if c.AuditRequest != isIssuedRequestID(c.Target) {
+			return "AuditRequest does not say whether Target is a request id"
+		}
+		if !c.AuditRequest && refProblem(c.Target) != "" {
+			return "audit target is neither a request id nor a user"
 		}
 	default:
 		return "unknown kind"
@@ -114,8 +164,8 @@ func invalid(c Command) string {
 		return "fields of another kind are set"
 	}
 	if c.Reason != "" {
-		if !c.Kind.revokes() {
-			return "reason on a kind that does not revoke"
+		if !c.takesReason() {
+			return "reason on a kind that takes none"
 		}
 		if p := freeTextProblem(c.Reason, 1); p != "" {
 			return "reason " + p

@@ -126,29 +126,44 @@ func optionWord(word string) (option, bool) {
 	return option{typed: typed, name: canon}, true
 }
 
-// canonicalOption maps the accepted spellings of an option to its name.
+// canonicalOption maps the accepted spellings of an option to its name. Only
+// --reason has a short form: -a or -u would be too easy to type by accident
+// for options that change when something happens.
 func canonicalOption(name string) string {
 	switch strings.ToLower(name) {
 	case "reason", "r":
 		return "reason"
+	case "at":
+		return "at"
+	case "until":
+		return "until"
 	}
 	return ""
 }
 
 // knownOptions are offered as did-you-mean suggestions.
-var knownOptions = [...]string{"reason"}
+var knownOptions = [...]string{"reason", "at", "until"}
+
+// optionHelp is what each option needs, shown when its value is missing.
+var optionHelp = map[string]struct{ needs, example, once string }{
+	"reason": {"some text", `--reason "left the company"`, "give one reason"},
+	"at":     {"a time", `--at "2026-12-01 22:00"`, "give one time"},
+	"until":  {"a time", `--until "2026-12-03 09:00"`, "give one time"},
+}
 
 // options is the result of taking the options out of a token list.
 type options struct {
-	reason    string
-	hasReason bool
+	reason, at, until          string
+	hasReason, hasAt, hasUntil bool
+	first                      string // the name of the first option in the line, "" if none
 }
 
-// splitOptions separates options from positional tokens. An unquoted reason
+// splitOptions separates options from positional tokens. An unquoted value
 // runs to the next option or the end of the line, so
-// "--reason laptop stolen at airport" needs no quotes. The first problem is
-// returned, but only after everything is split, so that the caller can first
-// report a wrong verb (the bigger misunderstanding) and use its usage line.
+// "--reason laptop stolen at airport" and "--at 2026-12-01 22:00" need no
+// quotes. The first problem is returned, but only after everything is split,
+// so that the caller can first report a wrong verb (the bigger
+// misunderstanding) and use its usage line.
 func splitOptions(toks []token) (options, []token, *Error) {
 	var (
 		o   options
@@ -167,9 +182,12 @@ func splitOptions(toks []token) (options, []token, *Error) {
 			continue
 		}
 		if t.opt.name == "" {
-			e := &Error{Msg: fmt.Sprintf("unknown option %s; the only option is --reason", show(t.opt.typed))}
-			if s := closest(strings.TrimLeft(t.opt.typed, "-"), knownOptions[:]); s != "" {
-				e.Suggestion = "--" + s
+			e := &Error{Msg: fmt.Sprintf("unknown option %s; the options are --reason (or -r), --at and --until", show(t.opt.typed))}
+			// A one-letter option is too short to guess from: "-x" is not a typo of "--at".
+			if typed := strings.TrimLeft(t.opt.typed, "-—–"); len(typed) > 1 {
+				if s := closest(typed, knownOptions[:]); s != "" {
+					e.Suggestion = "--" + s
+				}
 			}
 			fail(e)
 			continue
@@ -192,14 +210,26 @@ func splitOptions(toks []token) (options, []token, *Error) {
 			}
 			v = stripSingleQuotes(strings.Join(parts, " "))
 		}
-		switch {
-		case o.hasReason:
-			fail(&Error{Msg: "--reason is given twice; give one reason"})
-		case v == "":
-			fail(&Error{Msg: `--reason needs some text, e.g. --reason "left the company"`})
+		name := t.opt.name
+		if o.first == "" {
+			o.first = name
 		}
-		if !o.hasReason {
-			o.reason, o.hasReason = v, true
+		val, has := &o.reason, &o.hasReason
+		switch name {
+		case "at":
+			val, has = &o.at, &o.hasAt
+		case "until":
+			val, has = &o.until, &o.hasUntil
+		}
+		h := optionHelp[name]
+		switch {
+		case *has:
+			fail(&Error{Msg: fmt.Sprintf("--%s is given twice; %s", name, h.once)})
+		case v == "":
+			fail(&Error{Msg: fmt.Sprintf("--%s needs %s, e.g. %s", name, h.needs, h.example)})
+		}
+		if !*has {
+			*val, *has = v, true
 		}
 	}
 	return o, pos, bad

@@ -160,6 +160,49 @@ func validRequestID(id string) bool {
 	return true
 }
 
+// requestIDAlphabet and requestIDLen describe the ids the bot issues (see
+// newRequestID in package bot): "R" and six characters without 0, O, 1 and I,
+// which are confused when an id is read aloud.
+const (
+	requestIDAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	requestIDLen      = 7
+)
+
+// isIssuedRequestID reports whether s has the shape of an id the bot issues,
+// in either case (ids are read aloud and retyped). Unlike validRequestID, it
+// tells a request id from anything else, such as a user reference.
+func isIssuedRequestID(s string) bool {
+	if len(s) != requestIDLen || s[0] != 'R' && s[0] != 'r' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !strings.ContainsRune(requestIDAlphabet, unicode.ToUpper(rune(s[i]))) {
+			return false
+		}
+	}
+	return true
+}
+
+// looksLikeIssuedRequestID reports text that was probably meant as a request
+// id: R, then letters and digits with at least one digit. A name such as
+// "Robert" is not one, so its error talks about users instead.
+func looksLikeIssuedRequestID(s string) bool {
+	if len(s) < 4 || len(s) > 12 || s[0] != 'R' && s[0] != 'r' {
+		return false
+	}
+	digit := false
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case !isASCIILetter(c):
+			return false
+		}
+	}
+	return digit
+}
+
 // closest returns the candidate nearest to word (ignoring case) if it is at
 // most 2 edits away, else "". Ties go to the earlier candidate.
 func closest(word string, candidates []string) string {

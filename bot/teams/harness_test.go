@@ -116,11 +116,10 @@ func newEnv(t testing.TB, o envOpts) *env {
 	fc := fakeconnector.New(fakeconnector.Options{TenantID: tenant.TenantID()})
 	t.Cleanup(fc.Close)
 	people := cast()
-	for key, p := range people {
+	for _, p := range people {
 		u := tenant.AddUser(graphtest.User{UserPrincipalName: p.upn, DisplayName: p.name, Mail: p.upn, UserType: "Member", AccountEnabled: true})
 		p.entra = u.ID
 		fc.AddMember(fakeconnector.Member{ID: p.id, Name: p.name, AADObjectID: u.ID, Email: p.upn, UPN: p.upn})
-		_ = key
 	}
 	if o.lifetime == 0 {
 		o.lifetime = 2 * time.Second

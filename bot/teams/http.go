@@ -22,13 +22,13 @@ import (
 // read once the token is known to be the Bot Connector's.
 const MaxBody = 1 << 20
 
-// DefaultInvokeTimeout is how long a card click waits for the core before it is answered anyway: Teams shows
-// the clicker an error when a bot takes longer than about 15 s.
+// DefaultInvokeTimeout is how long a card click waits for the core before it is answered anyway: Teams waits
+// only seconds for an invoke's answer and then shows the clicker an error.
 const DefaultInvokeTimeout = 10 * time.Second
 
 // Invoke answer types of Universal Actions (adaptiveCard/action).
 const (
-	invokeCard    = "application/vnd.microsoft.card.adaptive"
+	invokeCard    = cardContentType
 	invokeMessage = "application/vnd.microsoft.activity.message"
 	invokeError   = "application/vnd.microsoft.error"
 )

@@ -340,3 +340,19 @@ func TestSlowClick(t *testing.T) {
 		e.waitPrivate(alice, refusal)
 	}
 }
+
+// TestTimeZoneFromActivity: the time zone Teams sends with every activity (clientInfo) is the one the core
+// formats private replies in.
+func TestTimeZoneFromActivity(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for _, name := range []string{"alice", "bob"} {
+		u := e.p(name)
+		loc, err := time.LoadLocation(u.tz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.command(u, "status lester@contoso.com")
+		zone := time.Now().In(loc).Format("MST")
+		e.waitPrivate(u, "Sessions valid from (Graph, now)", zone+" (")
+	}
+}

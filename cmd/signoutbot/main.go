@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // time zone names must resolve on minimal hosts without a zone database
 
 	"github.com/spf13/cobra"
 )

@@ -1,0 +1,171 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/signoutbot/signoutbot/commands"
+	"github.com/signoutbot/signoutbot/graph"
+	"github.com/signoutbot/signoutbot/scope"
+	"github.com/signoutbot/signoutbot/store"
+)
+
+// when resolves an --at or --until typed by actor, in their own time zone unless the text names one. "" is
+// no time at all. A moment in the past is refused: a sign-out scheduled for yesterday would run at once, which
+// is not what anybody typing a time meant.
+func (a *App) when(ctx context.Context, actor store.Actor, text, flag string) (time.Time, error) {
+	if strings.TrimSpace(text) == "" {
+		return time.Time{}, nil
+	}
+	loc := a.location(ctx, actor.Platform, actor.ID)
+	t, err := commands.ParseWhen(text, loc, a.now())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %s: %w.", flag, Literal(text), err)
+	}
+	if !t.After(a.now()) {
+		return time.Time{}, fmt.Errorf("%s %s is %s, which has passed (in your time zone, %s).", flag, Literal(text),
+			FormatTime(t, loc), loc)
+	}
+	return t, nil
+}
+
+// plan answers /signout plan …: who would be signed out and the plan's times, asking nobody for anything.
+func (a *App) plan(ctx context.Context, ev CommandEvent, cmd commands.Command) {
+	sc, err := scope.Resolve(ctx, a.Dir, a.Protection, cmd)
+	if err != nil {
+		var amb *graph.AmbiguousError
+		if errors.As(err, &amb) {
+			a.respond(ctx, ev.Respond, a.ambiguityText(ctx, amb))
+			return
+		}
+		a.respond(ctx, ev.Respond, "❔ "+err.Error())
+		return
+	}
+	at, err := a.when(ctx, ev.Actor, cmd.At, "--at")
+	if err != nil {
+		a.respond(ctx, ev.Respond, "❔ "+err.Error())
+		return
+	}
+	lt, _ := a.Runner.Lifetime(ctx, "")
+	req := store.Request{NotBefore: at, TokenLifetime: lt.Lifetime, LifetimeSource: lt.Source}
+	o := outcomeOf(sc.Targets)
+	loc := a.location(ctx, ev.Actor.Platform, ev.Actor.ID)
+	text := fmt.Sprintf("📋 *Plan only — nothing was requested.* %s: %s.\n%s", capital(sc.Kind), Literal(sc.Text), scopeCount(o, "would be signed out"))
+	text += "\n" + privateTimes(a.planText(req, o, a.now()), loc)
+	text += "\nTo ask for it, type the same command without `plan`."
+	a.respond(ctx, ev.Respond, text)
+}
+
+// privateTimes turns Time markers into one viewer's zone: private replies are read by one person.
+func privateTimes(s string, loc *time.Location) string {
+	var b strings.Builder
+	for _, p := range Parse(s) {
+		switch p.Kind {
+		case KindText:
+			b.WriteString(p.Text)
+		case KindLiteral:
+			b.WriteString(Literal(p.Text))
+		case KindMention:
+			b.WriteString(Mention(p.Platform, p.ID, p.Name))
+		case KindTime:
+			b.WriteString(FormatTime(p.Time, loc))
+		}
+	}
+	return b.String()
+}
+
+// schedule answers /signout schedule: every sign-out waiting for its time, and any token lifetime policy change
+// in place, soonest first.
+func (a *App) schedule(ctx context.Context, ev CommandEvent) {
+	loc := a.location(ctx, ev.Actor.Platform, ev.Actor.ID)
+	reqs, err := a.Store.ListRequests(ctx, store.Filter{Statuses: []store.RequestStatus{store.StatusPending, store.StatusApproved,
+		store.StatusRunning}})
+	if err != nil {
+		a.refused(ctx, ev.Respond, ev.Actor, "", err)
+		return
+	}
+	var lines []string
+	for _, r := range reqs {
+		switch {
+		case r.Kind == store.KindPolicy:
+			lines = append(lines, "• "+policyLine(r, loc))
+		case !r.NotBefore.IsZero() && r.NotBefore.After(a.now()):
+			state := "approved"
+			if r.Status == store.StatusPending {
+				state = "waiting for approval until " + FormatTime(r.ExpiresAt, loc)
+			}
+			lines = append(lines, fmt.Sprintf("• %s at %s — %s, %s, asked by %s (cancel: `/signout cancel %s`)", r.ID,
+				FormatTime(r.NotBefore, loc), scopeName(r), state, mention(r.Requester), r.ID))
+		}
+	}
+	if len(lines) == 0 {
+		a.respond(ctx, ev.Respond, "Nothing is scheduled. Schedule a sign-out with `--at`, e.g. `/signout group Migrated --at \"2026-12-01 22:00\"`.")
+		return
+	}
+	a.respond(ctx, ev.Respond, "*Scheduled* (times in your zone, UTC beside them):\n"+strings.Join(lines, "\n"))
+}
+
+// policyLine describes a token lifetime policy change request for lists.
+func policyLine(r store.Request, loc *time.Location) string {
+	return fmt.Sprintf("%s — token lifetime policy change (%s), asked by %s", r.ID, r.Status, mention(r.Requester))
+}
+
+// audit answers /signout audit <request | user>: who asked, who approved, and each user's outcome with times, in
+// the viewer's zone.
+func (a *App) audit(ctx context.Context, ev CommandEvent, cmd commands.Command) {
+	loc := a.location(ctx, ev.Actor.Platform, ev.Actor.ID)
+	if !cmd.AuditRequest {
+		a.status(ctx, ev, cmd.Target)
+		return
+	}
+	id := strings.ToUpper(cmd.Target)
+	req, err := a.Store.GetRequest(ctx, id)
+	if err != nil {
+		a.respond(ctx, ev.Respond, fmt.Sprintf("❔ Request %s was not found.", Literal(id)))
+		return
+	}
+	events, err := a.Store.Events(ctx, id)
+	if err != nil {
+		a.refused(ctx, ev.Respond, ev.Actor, "", err)
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "*Audit of %s* (%s): %s, asked by %s at %s", req.ID, req.Status, scopeName(req), mention(req.Requester),
+		FormatTime(req.CreatedAt, loc))
+	if req.Reason != "" {
+		fmt.Fprintf(&b, " — reason: %s", Literal(req.Reason))
+	}
+	for _, ap := range req.Approvals {
+		fmt.Fprintf(&b, "\n• approved by %s at %s", mention(ap.Actor), FormatTime(ap.At, loc))
+	}
+	if req.DecidedBy.ID != "" {
+		fmt.Fprintf(&b, "\n• %s by %s at %s", req.Status, mention(req.DecidedBy), FormatTime(req.DecidedAt, loc))
+	}
+	targets, err := a.Store.Targets(ctx, id)
+	if err == nil && len(targets) > 0 {
+		o := outcomeOf(targets)
+		fmt.Fprintf(&b, "\n*Outcome:* %s; %d revoked, %d confirmed, %d signed out, %d failed, %d could not be confirmed",
+			scopeCount(o, "in scope"), o.revoked, o.confirmed, o.signedOut, o.failed, o.unconfirm)
+		for i, t := range sortedTargets(targets) {
+			if i == 50 {
+				fmt.Fprintf(&b, "\n…and %d more: `signoutbot audit export --request %s` has every one.", len(targets)-50, req.ID)
+				break
+			}
+			fmt.Fprintf(&b, "\n• %s — %s", label(t), strings.ReplaceAll(string(t.Status), "_", " "))
+			if t.Detail != "" {
+				fmt.Fprintf(&b, " (%s)", t.Detail)
+			}
+			if !t.RevokedAt.IsZero() {
+				fmt.Fprintf(&b, ", revoked %s", FormatTime(t.RevokedAt, loc))
+			}
+			if !t.ConfirmedAt.IsZero() {
+				fmt.Fprintf(&b, ", confirmed %s", FormatTime(t.ConfirmedAt, loc))
+			}
+		}
+	}
+	fmt.Fprintf(&b, "\n_%d audit events; the whole log: `signoutbot audit export --request %s`._", len(events), req.ID)
+	a.respond(ctx, ev.Respond, b.String())
+}
