@@ -27,8 +27,11 @@ type CommandEvent struct {
 	// activity); empty fields are looked up through Messenger.Person when needed.
 	Profile      Person
 	Conversation store.MessageRef // where it was typed
-	Text         string
-	DeliveryID   string // platform delivery id, so a re-delivered command acts once
+	// Personal is true when the conversation is the person's private chat with the bot: a request card posted
+	// there could be approved by nobody, so sign-outs and policy changes are refused there.
+	Personal   bool
+	Text       string
+	DeliveryID string // platform delivery id, so a re-delivered command acts once
 	// Respond shows a message to the actor only.
 	Respond func(ctx context.Context, msg Message) error
 }
@@ -116,6 +119,7 @@ func (a *App) Scheduler(poll time.Duration) *revocation.Scheduler {
 			revocation.TimerTokensExpired: a.Runner.TokensExpired,
 			TimerThread:                   a.retryThread,
 			revocation.TimerRemind:        a.Runner.Remind,
+			revocation.TimerPolicyRevert:  a.Runner.RevertPolicy,
 		},
 	}
 }

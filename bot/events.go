@@ -120,6 +120,11 @@ func (a *App) HandleCommand(ctx context.Context, ev CommandEvent) {
 			a.plan(ctx, ev, cmd)
 			return
 		}
+		if ev.Personal {
+			a.respond(ctx, ev.Respond, "❔ Ask in a channel where the other admins are: a second admin must approve, and nobody else "+
+				"can see this chat. Nothing was requested. (`plan`, `status`, `schedule` and `audit` work here.)")
+			return
+		}
 		a.request(ctx, ev, cmd)
 	}
 }

@@ -60,8 +60,14 @@ func (a *App) settleQuorum(ctx context.Context, id string, by store.Actor) error
 		return fmt.Errorf("schedule run: %w", err)
 	}
 	a.kickScheduler()
-	a.tellRequester(ctx, r, fmt.Sprintf("✅ Your sign-out request %s was approved by %s; I am signing them out now and will keep its card up to date.",
-		r.ID, approverMentions(r)))
+	doing := "I am signing them out now and will keep its card up to date"
+	switch {
+	case r.Kind == store.KindPolicy:
+		doing = "I am changing the token lifetime policy now"
+	case !r.NotBefore.IsZero() && r.NotBefore.After(a.now()):
+		doing = "it will run at the scheduled time, and its thread will remind everyone before"
+	}
+	a.tellRequester(ctx, r, fmt.Sprintf("✅ Your sign-out request %s was approved by %s; %s.", r.ID, approverMentions(r), doing))
 	return nil
 }
 

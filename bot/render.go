@@ -260,6 +260,9 @@ func GroupLabel(name, description, id string) string {
 
 // render draws a request's card from its stored state.
 func (a *App) render(ctx context.Context, req store.Request, targets []store.Target) Message {
+	if req.Kind == store.KindPolicy {
+		return a.policyCard(req)
+	}
 	o := outcomeOf(targets)
 	var blocks []Block
 	blocks = append(blocks, Block{Kind: BlockHeader, Text: header(req, o)})

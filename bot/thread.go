@@ -202,6 +202,9 @@ var infoIcon = map[string]string{
 	revocation.EventDrift:           "⚠️",
 	revocation.EventReminder:        "⏰ Reminder:",
 	revocation.EventEstimate:        "📏",
+	revocation.EventPolicySet:       "🔧",
+	revocation.EventPolicyReverted:  "↩️",
+	revocation.EventPolicyStuck:     "⚠️",
 }
 
 // threadPosts groups a page of audit events into replies, one kind of news at a time, in the order each kind
@@ -267,7 +270,8 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 		case revocation.EventTokensExpired:
 			add(revocation.NoticeTokensExpired, ev.Seq, nil)
 		case revocation.EventLifetimeUnknown, revocation.EventBlocked, revocation.EventReadFailed, revocation.EventFailed,
-			revocation.EventLate, revocation.EventDrift, revocation.EventReminder, revocation.EventEstimate:
+			revocation.EventLate, revocation.EventDrift, revocation.EventReminder, revocation.EventEstimate,
+			revocation.EventPolicySet, revocation.EventPolicyReverted, revocation.EventPolicyStuck:
 			// Each is news of its own, told in the words the runner stored.
 			order = append(order, &group{kind: revocation.NoticeInfo, minSeq: ev.Seq, text: infoIcon[ev.Type] + " " + capital(ev.Detail)})
 		}

@@ -47,7 +47,20 @@ type Config struct {
 	// acquisition it may need (default 60 s). Without it a stalled connection or token endpoint would hold a
 	// revocation run for ever when the caller's context has no deadline.
 	RequestTimeout time.Duration
-	Logger         *slog.Logger
+	// AppID is the application (client) id the credential signs in as. RevocationAudits counts the audit
+	// entries this app initiated, and the directory audit log names the app by it. Empty: it is read from the
+	// appid claim of the client's own Graph token, which works with every credential this package makes
+	// (secret, certificate, workload and managed identity, simulated); set it (AZURE_CLIENT_ID) where a
+	// token's claims should not be relied on.
+	AppID string
+	// AuditRequests and AuditWindow are the reporting API's limit that reads of the directory audit log pace
+	// themselves to: at most AuditRequests requests in any AuditWindow, less a margin (default 5 per 10 s,
+	// Graph's limit per app per tenant).
+	AuditRequests int
+	AuditWindow   time.Duration
+	// AuditPageSize is the $top of audit log reads (default 500).
+	AuditPageSize int
+	Logger        *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -73,6 +86,15 @@ func (c *Config) setDefaults() {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 60 * time.Second
 	}
+	if c.AuditRequests <= 0 {
+		c.AuditRequests = 5
+	}
+	if c.AuditWindow <= 0 {
+		c.AuditWindow = 10 * time.Second
+	}
+	if c.AuditPageSize <= 0 {
+		c.AuditPageSize = 500
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -84,7 +106,11 @@ type Client struct {
 	sdk     *msgraphsdk.GraphServiceClient
 	adapter abstractions.RequestAdapter
 	writes  *pacer
+	audits  *windowLimiter // reads of the directory audit log
 	log     *slog.Logger
+
+	appMu      sync.Mutex
+	tokenAppID string // the appid claim of our own token, once read (Config.AppID unset)
 }
 
 var _ Directory = (*Client)(nil)
@@ -122,6 +148,7 @@ func New(cfg Config) (*Client, error) {
 		sdk:     msgraphsdk.NewGraphServiceClient(adapter),
 		adapter: adapter,
 		writes:  newPacer(cfg.WriteRate, batchLimit),
+		audits:  newWindowLimiter(cfg.AuditRequests, cfg.AuditWindow),
 		log:     cfg.Logger,
 	}, nil
 }

@@ -107,6 +107,13 @@ func (c *Client) attempt(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithTimeout(ctx, c.cfg.RequestTimeout)
 }
 
+// permanentError is how a function run by do says "stop: trying again cannot help" about an error that is no
+// Graph answer (do retries those as transport failures). do returns the wrapped error.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
 // do runs one Graph request with the package's retry policy: Retry-After is honoured on 429 and 503,
 // other transient failures (a timed-out attempt among them) back off exponentially, and 429s don't use up
 // attempts.
@@ -118,6 +125,10 @@ func (c *Client) do(ctx context.Context, op string, fn func(context.Context) err
 		cancel()
 		if err == nil {
 			return nil
+		}
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return perm.err
 		}
 		attempts++
 		ae, retryAfter := apiError(err)

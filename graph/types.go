@@ -124,6 +124,20 @@ type Directory interface {
 	SessionsValidFrom(ctx context.Context, userIDs []string) ([]SessionState, error)
 	// AccessTokenLifetime says how long access tokens issued before a revocation can live.
 	AccessTokenLifetime(ctx context.Context) (TokenLifetime, error)
+	// OrganizationDefaultPolicy reads the organization-default token lifetime policy (found false: none).
+	OrganizationDefaultPolicy(ctx context.Context) (current PolicySnapshot, found bool, err error)
+	// SetOrganizationDefaultLifetime sets the organization default's AccessTokenLifetime to d (10 min .. 1 day,
+	// else an error wrapping ErrLifetimeOutOfRange before any call) for a cutover window: it patches the
+	// existing policy, returning it as it was in prev with hadPrev, or creates one, returning its id in
+	// createdID. A missing Policy.ReadWrite.ApplicationConfiguration is an error wrapping *APIError 403.
+	SetOrganizationDefaultLifetime(ctx context.Context, d time.Duration, displayName string) (prev PolicySnapshot, hadPrev bool, createdID string, err error)
+	// RestoreOrganizationDefault ends the window: it patches prev back exactly, or deletes the created
+	// policy. Idempotent.
+	RestoreOrganizationDefault(ctx context.Context, prev PolicySnapshot, hadPrev bool, createdID string) error
+	// RevocationAudits counts, per user, the directory audit entries of revokeSignInSessions this app
+	// initiated since since (on Graph's clock), 0 for none, reading the audit log at the reporting API's
+	// pace. A missing AuditLog.Read.All is an error wrapping *APIError 403.
+	RevocationAudits(ctx context.Context, userIDs []string, since time.Time) (map[string]int, error)
 }
 
 // ErrNotFound is returned (wrapped in *NotFoundError) when a user or group does not exist.

@@ -324,7 +324,7 @@ func (r *Runner) revocationsSent(ctx context.Context, id string) error {
 				req.TokensExpireAt.UTC().Format(time.RFC3339), req.TokenLifetime, req.LifetimeSource)}
 		took := last.Sub(req.StartedAt).Round(time.Second)
 		estimate := store.Event{At: r.now(), RequestID: id, Type: EventEstimate,
-			Detail: fmt.Sprintf("revoking %d users took %s; the plan said about %s at %g per second", accepted,
+			Detail: fmt.Sprintf("revoking %d %s took %s; the plan said about %s at %g per second", accepted, plural(accepted, "user"),
 				humanSeconds(took), humanSeconds(Estimate(accepted, r.WriteRate)), rateOrDefault(r.WriteRate))}
 		if req, err = r.Store.UpdateRequest(ctx, req, ev, estimate); err != nil {
 			return fmt.Errorf("run %s: deadline: %w", id, err)

@@ -2,6 +2,7 @@ package revocation_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -566,5 +567,84 @@ func TestScheduledRunWaitsAndReminds(t *testing.T) {
 	}
 	if n := len(f.tenant.Revocations()); n != 1 {
 		t.Fatalf("%d revocations at the scheduled time", n)
+	}
+}
+
+// policyRequest stores an approved token lifetime policy change, as the approvals flow leaves it.
+func (f *fixture) policyRequest(t *testing.T, lifetime time.Duration, until time.Time) store.Request {
+	t.Helper()
+	now := f.clk.Now()
+	data := fmt.Sprintf(`{"lifetime":%d,"until":%q}`, int64(lifetime), until.UTC().Format(time.RFC3339Nano))
+	r, err := f.st.CreateRequest(context.Background(), store.Request{ID: "RPOL01", Status: store.StatusApproved, Kind: store.KindPolicy,
+		ScopeKind: "policy", RequiredApprovals: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour), DecidedAt: now, Data: data,
+		Requester: store.Actor{Platform: "test", ID: "U1", Name: "alice"}}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A policy change sets the organization-default lifetime, and at --until puts back exactly what was there (or
+// deletes the policy it created); without the write permission it fails and says what to grant.
+func TestPolicyChangeSetsAndReverts(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing time.Duration // 0: no organization-default policy
+	}{
+		{"no policy before: created, then deleted", 0},
+		{"a policy before: changed, then restored", 90 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5})
+			if tt.existing > 0 {
+				f.tenant.SetOrganizationDefaultPolicy("Contoso default", tt.existing)
+			}
+			before := f.tenant.Policies()
+			ctx := context.Background()
+			until := f.clk.Now().Add(24 * time.Hour)
+			r := f.policyRequest(t, 10*time.Minute, until)
+			if err := f.runner.Run(ctx, r.ID); err != nil {
+				t.Fatal(err)
+			}
+			lt, err := f.runner.Dir.AccessTokenLifetime(ctx)
+			if err != nil || lt.Lifetime != 10*time.Minute {
+				t.Fatalf("after the change: lifetime %v, %v", lt.Lifetime, err)
+			}
+			if due, ok := f.timer(t, revocation.TimerPolicyRevert, r.ID); !ok || !due.Equal(until) {
+				t.Fatalf("revert timer %v (set %v), want %v", due, ok, until)
+			}
+			f.clk.Advance(24 * time.Hour)
+			if err := f.runner.RevertPolicy(ctx, r.ID); err != nil {
+				t.Fatal(err)
+			}
+			after := f.tenant.Policies()
+			if fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Errorf("policies after the revert:\n%v\nwant exactly what was there before:\n%v", after, before)
+			}
+			if got := f.request(t, r.ID); got.Status != store.StatusDone {
+				t.Errorf("request %s after the revert", got.Status)
+			}
+			evs := f.events(t, r.ID)
+			if len(evs[revocation.EventPolicySet]) != 1 || len(evs[revocation.EventPolicyReverted]) != 1 {
+				t.Errorf("events: %v", evs)
+			}
+		})
+	}
+}
+
+func TestPolicyChangeWithoutPermissionFails(t *testing.T) {
+	f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5})
+	f.tenant.DenyPermission("Policy.ReadWrite.ApplicationConfiguration")
+	r := f.policyRequest(t, 10*time.Minute, f.clk.Now().Add(time.Hour))
+	if err := f.runner.Run(context.Background(), r.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := f.request(t, r.ID)
+	if got.Status != store.StatusFailed || !strings.Contains(got.Failure, "Policy.ReadWrite.ApplicationConfiguration") {
+		t.Fatalf("request %s, failure %q", got.Status, got.Failure)
+	}
+	if len(f.tenant.Policies()) != 0 {
+		t.Error("a policy was written without the permission")
 	}
 }

@@ -75,3 +75,37 @@ func TestPlanAndAudit(t *testing.T) {
 		}
 	}
 }
+
+// A token lifetime policy change is a request a second admin approves; it shows in /signout policy, takes
+// effect for the deadlines of sign-outs that follow, and /signout policy reset puts the policy back at once.
+func TestPolicyChangeNeedsASecondAdmin(t *testing.T) {
+	e := newEnv(t, envOpts{lifetime: 90 * time.Minute})
+	until := time.Now().Add(48 * time.Hour).UTC().Format("2006-01-02 15:04")
+	e.slash(alice, `policy set 10m --until "`+until+` UTC" --reason "cutover weekend"`)
+	r := e.onlyRequest()
+	if r.Kind != store.KindPolicy {
+		t.Fatalf("request kind %q", r.Kind)
+	}
+	e.waitCard(r, "Token lifetime policy change", "*10 min*", "applies to access tokens issued after it is set")
+	e.click(alice, "approve", r)
+	if got := e.lastEphemeral(alice); !strings.Contains(got, "cannot approve it") {
+		t.Fatalf("the requester approved their own policy change: %q", got)
+	}
+	e.slash(bob, `policy set 15m --until "`+until+` UTC"`)
+	if got := e.lastEphemeral(bob); !strings.Contains(got, "already changes the token lifetime policy") {
+		t.Errorf("a second change at once: %q", got)
+	}
+	e.click(bob, "approve", r)
+	waitFor(t, "the policy in place", 10*time.Second, func() bool { return e.request(r.ID).Status == store.StatusRunning })
+	e.slash(carol, "policy")
+	if got := e.lastEphemeral(carol); !strings.Contains(got, "*10 min*") || !strings.Contains(got, r.ID) {
+		t.Errorf("policy shows %q", got)
+	}
+	e.slash(carol, "policy reset")
+	e.waitStatus(r.ID, store.StatusDone, 10*time.Second)
+	e.waitThread(r, "The organization-default access-token lifetime is now 10 min", "The token lifetime policy change ended: restored")
+	e.slash(carol, "policy")
+	if got := e.lastEphemeral(carol); !strings.Contains(got, "*90 min*") {
+		t.Errorf("after the reset the policy shows %q", got)
+	}
+}

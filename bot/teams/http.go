@@ -244,7 +244,7 @@ func (h *Handler) message(w http.ResponseWriter, act *activity) {
 		return
 	}
 	ev := bot.CommandEvent{Actor: actor, Profile: act.profile(), Conversation: conv, Text: text, DeliveryID: act.ID,
-		Respond: h.private(conv, actor.ID)}
+		Personal: act.conversationType() == "personal", Respond: h.private(conv, actor.ID)}
 	w.WriteHeader(http.StatusOK)
 	h.background(func(ctx context.Context) { h.app.HandleCommand(ctx, ev) })
 }

@@ -72,10 +72,10 @@ func (s *Server) resolveApplications(req *apiRequest, appID string, rest []strin
 		return endpoint{readCost: costList, perm: PermPolicyRead,
 			handle: func(r *apiRequest) *apiResponse { return s.handleAppPolicies(r, appID) }}, nil
 	case len(rest) == 2 && rest[1] == "$ref" && req.method == http.MethodPost:
-		return endpoint{handle: func(r *apiRequest) *apiResponse { return s.handleAssignPolicy(r, appID) }}, nil
+		return endpoint{perm: PermPolicyWrite, handle: func(r *apiRequest) *apiResponse { return s.handleAssignPolicy(r, appID) }}, nil
 	case len(rest) == 3 && rest[2] == "$ref" && req.method == http.MethodDelete:
 		pid := rest[1]
-		return endpoint{handle: func(r *apiRequest) *apiResponse { return s.handleUnassignPolicy(r, appID, pid) }}, nil
+		return endpoint{perm: PermPolicyWrite, handle: func(r *apiRequest) *apiResponse { return s.handleUnassignPolicy(r, appID, pid) }}, nil
 	case len(rest) <= 3:
 		return endpoint{}, methodNotAllowed(req)
 	}

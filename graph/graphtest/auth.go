@@ -201,7 +201,7 @@ func (s *Server) verifyClientAssertion(assertion, clientID string) error {
 }
 
 func (s *Server) issueAccessToken(appID string) (string, error) {
-	now := s.now()
+	now := s.authNow()
 	var uti [16]byte
 	if _, err := rand.Read(uti[:]); err != nil {
 		return "", fmt.Errorf("token id: %w", err)
@@ -237,7 +237,7 @@ func (s *Server) authenticate(r *http.Request) (string, string) {
 		return "", "Access token is empty."
 	}
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
-		jwt.WithAudience(graphAudience), jwt.WithIssuer(s.tokenIssuer()), jwt.WithTimeFunc(s.now))
+		jwt.WithAudience(graphAudience), jwt.WithIssuer(s.tokenIssuer()), jwt.WithTimeFunc(s.authNow))
 	var claims accessClaims
 	_, err := parser.ParseWithClaims(strings.TrimSpace(token), &claims, func(*jwt.Token) (any, error) {
 		return s.signingKey, nil

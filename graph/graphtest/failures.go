@@ -11,6 +11,12 @@ import (
 const (
 	// PermPolicyRead guards reading token lifetime policies and their assignments.
 	PermPolicyRead = "Policy.Read.All"
+	// PermPolicyWrite guards creating, updating and deleting token lifetime policies and assigning them to
+	// applications. Reads stay under PermPolicyRead, so an app can be allowed to read policies but not to
+	// change them, as a tenant that grants only Policy.Read.All does.
+	PermPolicyWrite = "Policy.ReadWrite.ApplicationConfiguration"
+	// PermAuditRead guards reading the directory audit log (/auditLogs/directoryAudits).
+	PermAuditRead = "AuditLog.Read.All"
 	// PermRevokeSessions guards revokeSignInSessions.
 	PermRevokeSessions = "User.RevokeSessions.All"
 )
@@ -27,9 +33,11 @@ type permissions struct {
 
 // DenyPermission makes Graph answer 403 Authorization_RequestDenied ("Insufficient privileges to complete the
 // operation.") to every request that needs perm, as when an admin has not granted it: PermPolicyRead
-// ("Policy.Read.All") denies reading token lifetime policies and what they apply to; PermRevokeSessions
-// ("User.RevokeSessions.All") denies every revokeSignInSessions, direct or in $batch. Reading users is never
-// affected. Other names are remembered but guard nothing.
+// ("Policy.Read.All") denies reading token lifetime policies and what they apply to; PermPolicyWrite
+// ("Policy.ReadWrite.ApplicationConfiguration") denies POST, PATCH and DELETE on token lifetime policies and
+// assigning them to applications, while reads stay allowed; PermRevokeSessions ("User.RevokeSessions.All")
+// denies every revokeSignInSessions, direct or in $batch; PermAuditRead ("AuditLog.Read.All") denies reading
+// the directory audit log. Reading users is never affected. Other names are remembered but guard nothing.
 func (s *Server) DenyPermission(perm string) {
 	s.perms.mu.Lock()
 	defer s.perms.mu.Unlock()

@@ -1,6 +1,7 @@
 package graphtest
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"testing"
@@ -74,5 +75,49 @@ func TestDenyPermission(t *testing.T) {
 	}
 	if r := c.get("/v1.0/users?$top=5"); r.status != http.StatusOK {
 		t.Fatalf("listing users with revocation denied: %d", r.status)
+	}
+}
+
+// TestDenyPolicyWrite takes Policy.ReadWrite.ApplicationConfiguration away: every way of changing a token
+// lifetime policy answers 403 and changes nothing, while every read still works.
+func TestDenyPolicyWrite(t *testing.T) {
+	s := startServer(t, smallOpts())
+	c := newClient(t, s)
+	const path = "/v1.0/policies/tokenLifetimePolicies"
+	def := `{"TokenLifetimePolicy":{"Version":1,"AccessTokenLifetime":"02:00:00"}}`
+	id := s.AddPolicy(Policy{DisplayName: "Existing", Definition: []string{def}, IsOrganizationDefault: true})
+	app := s.AddApplication("Legacy CRM")
+	s.DenyPermission(PermPolicyWrite)
+
+	create, _ := json.Marshal(map[string]any{"displayName": "New", "definition": []string{def}})
+	rename, _ := json.Marshal(map[string]any{"displayName": "Renamed"})
+	ref, _ := json.Marshal(map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/policies/tokenLifetimePolicies/" + id})
+	writes := []struct {
+		name, method, path string
+		body               []byte
+	}{
+		{"create", http.MethodPost, path, create},
+		{"update", http.MethodPatch, path + "/" + id, rename},
+		{"delete", http.MethodDelete, path + "/" + id, nil},
+		{"assign", http.MethodPost, "/v1.0/applications/" + app + "/tokenLifetimePolicies/$ref", ref},
+	}
+	for _, w := range writes {
+		t.Run(w.name, func(t *testing.T) {
+			if r := c.do(w.method, w.path, w.body); r.status != http.StatusForbidden || r.errorCode(t) != "Authorization_RequestDenied" {
+				t.Fatalf("%s %s: %d %s; want 403", w.method, w.path, r.status, r.body)
+			}
+		})
+	}
+	if ps := s.Policies(); len(ps) != 1 || ps[0].DisplayName != "Existing" || len(ps[0].AppliesTo) != 0 {
+		t.Errorf("denied writes changed the policies: %+v", ps)
+	}
+	for _, read := range []string{path, path + "/" + id, path + "/" + id + "/appliesTo", "/v1.0/applications/" + app + "/tokenLifetimePolicies"} {
+		if r := c.get(read); r.status != http.StatusOK {
+			t.Errorf("GET %s with writes denied: %d", read, r.status)
+		}
+	}
+	s.GrantPermission(PermPolicyWrite)
+	if r := c.do(http.MethodPatch, path+"/"+id, rename); r.status != http.StatusNoContent {
+		t.Errorf("PATCH after GrantPermission: %d", r.status)
 	}
 }

@@ -2,8 +2,10 @@ package graphtest
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -19,7 +21,12 @@ import (
 //	unary   = "not" unary | primary
 //	primary = "(" expr ")" | call | path [ cmp literal | "in" "(" literal { "," literal } ")" ]
 //	call    = ("startswith" | "endswith") "(" operand "," literal ")"
-//	path    = ident [ "/" ("any" | "all") "(" [ ident ":" expr ] ")" ]
+//	path    = ident { "/" ident } [ "/" ("any" | "all") "(" [ ident ":" expr ] ")" ]
+//	literal = string | "true" | "false" | "null" | datetime
+//
+// A path with several segments names a member of a complex value ("initiatedBy/app/appId"); the schema lists
+// such paths as properties of their own. Inside a lambda over a collection of complex values the range
+// variable is followed by a member ("t/id"); over a collection of strings it stands alone.
 
 // queryError is a 400 with a Graph error code; handlers render it verbatim.
 type queryError struct {
@@ -41,6 +48,7 @@ const (
 	tokComma
 	tokSlash
 	tokColon
+	tokDateTime
 )
 
 type token struct {
@@ -95,6 +103,11 @@ func lexFilter(src string) ([]token, error) {
 				return nil, filterSyntaxError(src, start, "There is an unterminated string literal")
 			}
 			toks = append(toks, token{tokString, sb.String(), start})
+		case dateTimeLiteral.MatchString(src[i:]):
+			// Before numbers: a DateTimeOffset literal starts with its four-digit year.
+			lit := dateTimeLiteral.FindString(src[i:])
+			toks = append(toks, token{tokDateTime, lit, i})
+			i += len(lit)
 		case c >= '0' && c <= '9' || c == '-' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9':
 			start := i
 			i++
@@ -115,6 +128,10 @@ func lexFilter(src string) ([]token, error) {
 	return append(toks, token{tokEOF, "", len(src)}), nil
 }
 
+// dateTimeLiteral is an unquoted OData DateTimeOffset, e.g. 2024-01-09T21:20:02Z or
+// 2024-01-09T21:20:02.7215374+01:00, anchored at the start of the rest of the source.
+var dateTimeLiteral = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})`)
+
 func isIdentStart(r rune) bool { return r == '_' || r < unicode.MaxASCII && unicode.IsLetter(r) }
 func isIdentPart(r rune) bool {
 	return isIdentStart(r) || r >= '0' && r <= '9' || r == '.'
@@ -131,10 +148,12 @@ type filterExpr interface {
 }
 
 // filterEnv is the evaluation context: one entity plus, inside a lambda, the
-// current collection element.
+// current collection element: elem for a collection of strings, elemGet for
+// one of complex values.
 type filterEnv struct {
-	get  func(prop string) value
-	elem string
+	get     func(prop string) value
+	elem    string
+	elemGet func(member string) value
 }
 
 type orExpr struct{ l, r filterExpr }
@@ -145,14 +164,21 @@ func (e orExpr) eval(env *filterEnv) bool  { return e.l.eval(env) || e.r.eval(en
 func (e andExpr) eval(env *filterEnv) bool { return e.l.eval(env) && e.r.eval(env) }
 func (e notExpr) eval(env *filterEnv) bool { return !e.x.eval(env) }
 
-// operand is a property reference or the lambda variable.
+// operand is a property reference, the lambda variable, or a member of it.
 type operand struct {
 	prop      string // canonical property name; "" for the lambda variable
 	lambdaVar bool
+	member    string // with lambdaVar over complex values: the element's member ("id" in t/id)
 }
 
 func (o operand) value(env *filterEnv) value {
-	if o.lambdaVar {
+	switch {
+	case o.lambdaVar && o.member != "":
+		if env.elemGet == nil {
+			return value{kind: kindNull}
+		}
+		return env.elemGet(o.member)
+	case o.lambdaVar:
 		return value{kind: kindString, str: env.elem}
 	}
 	return env.get(o.prop)
@@ -185,9 +211,16 @@ func (e compareExpr) eval(env *filterEnv) bool {
 		}
 		return false
 	}
+	if e.lit.kind == kindDateTime {
+		return v.kind == kindDateTime && compares(e.op, v.t.Compare(e.lit.t))
+	}
 	// String comparisons are case-insensitive, as in Entra ID.
-	c := strings.Compare(strings.ToLower(v.str), strings.ToLower(e.lit.str))
-	switch e.op {
+	return compares(e.op, strings.Compare(strings.ToLower(v.str), strings.ToLower(e.lit.str)))
+}
+
+// compares says whether a three-way comparison result c satisfies op.
+func compares(op string, c int) bool {
+	switch op {
 	case "eq":
 		return c == 0
 	case "ne":
@@ -241,9 +274,15 @@ type anyExpr struct {
 }
 
 func (e anyExpr) eval(env *filterEnv) bool {
-	list := env.get(e.prop).list
+	v := env.get(e.prop)
+	list := v.list
 	if e.body == nil {
-		return len(list) > 0
+		return len(list)+len(v.objs) > 0
+	}
+	for _, obj := range v.objs {
+		if e.body.eval(&filterEnv{get: env.get, elemGet: obj}) {
+			return true
+		}
 	}
 	for _, el := range list {
 		inner := &filterEnv{get: env.get, elem: el}
@@ -271,12 +310,13 @@ func (f *compiledFilter) matches(get func(string) value) bool {
 }
 
 type filterParser struct {
-	src       string
-	toks      []token
-	pos       int
-	schema    *entityType
-	lambdaVar string // bound variable inside any(...), "" outside
-	advanced  bool
+	src        string
+	toks       []token
+	pos        int
+	schema     *entityType
+	lambdaVar  string      // bound variable inside any(...), "" outside
+	lambdaElem *entityType // inside any(...) over complex values: their type; nil over strings
+	advanced   bool
 }
 
 // parseFilter compiles src against schema.
@@ -434,16 +474,63 @@ func (p *filterParser) parseOperand(stringOnly bool) (operand, error) {
 		return operand{}, err
 	}
 	if p.lambdaVar != "" && t.text == p.lambdaVar {
-		return operand{lambdaVar: true}, nil
+		o, kind, err := p.parseRangeVariable(t)
+		if err == nil && stringOnly && kind != kindString {
+			err = p.unsupported(o.member)
+		}
+		return o, err
 	}
-	prop, err := p.resolveProperty(t.text)
+	prop, err := p.resolveProperty(p.parsePath(t.text))
 	if err != nil {
 		return operand{}, err
 	}
-	if prop.kind == kindStringList || stringOnly && prop.kind != kindString {
+	if prop.kind == kindStringList || prop.kind == kindObjectList || stringOnly && prop.kind != kindString {
 		return operand{}, p.unsupported(prop.name)
 	}
 	return operand{prop: prop.name}, nil
+}
+
+// parsePath reads the segments after first that make up one property path ("initiatedBy/app/appId"),
+// stopping before a lambda ("/any(").
+func (p *filterParser) parsePath(first string) string {
+	path := first
+	for p.peek().kind == tokSlash && p.toks[p.pos+1].kind == tokIdent {
+		seg := p.toks[p.pos+1]
+		if (strings.EqualFold(seg.text, "any") || strings.EqualFold(seg.text, "all")) && p.toks[p.pos+2].kind == tokLParen {
+			break
+		}
+		p.pos += 2
+		path += "/" + seg.text
+	}
+	return path
+}
+
+// parseRangeVariable reads the lambda variable just consumed as t and, over complex values, the member that
+// must follow it.
+func (p *filterParser) parseRangeVariable(t token) (operand, valueKind, error) {
+	if p.lambdaElem == nil {
+		if p.peek().kind == tokSlash {
+			return operand{}, 0, filterSyntaxError(p.src, p.peek().pos, "The range variable of a collection of strings has no members")
+		}
+		return operand{lambdaVar: true}, kindString, nil
+	}
+	if _, err := p.expect(tokSlash, "/"); err != nil {
+		return operand{}, 0, err
+	}
+	m, err := p.expect(tokIdent, "property")
+	if err != nil {
+		return operand{}, 0, err
+	}
+	prop, ok := p.lambdaElem.lookup(m.text)
+	if !ok {
+		return operand{}, 0, &queryError{code: codeBadRequest,
+			message: fmt.Sprintf("Could not find a property named '%s' on type '%s'.", m.text, p.lambdaElem.name)}
+	}
+	if !prop.filterable || prop.kind == kindStringList || prop.kind == kindObjectList {
+		return operand{}, 0, &queryError{code: codeUnsupportedQuery, message: fmt.Sprintf(
+			"Unsupported or invalid query filter clause specified for property '%s' of resource '%s'.", prop.name, p.lambdaElem.resource)}
+	}
+	return operand{lambdaVar: true, member: prop.name}, prop.kind, nil
 }
 
 func (p *filterParser) resolveProperty(name string) (property, error) {
@@ -469,17 +556,20 @@ func (p *filterParser) parsePathExpr() (filterExpr, error) {
 	var kind valueKind
 	if p.lambdaVar != "" && t.text == p.lambdaVar {
 		p.next()
-		left, kind = operand{lambdaVar: true}, kindString
+		var err error
+		if left, kind, err = p.parseRangeVariable(t); err != nil {
+			return nil, err
+		}
 	} else {
 		p.next()
-		prop, err := p.resolveProperty(t.text)
+		prop, err := p.resolveProperty(p.parsePath(t.text))
 		if err != nil {
 			return nil, err
 		}
 		if p.peek().kind == tokSlash {
 			return p.parseLambda(prop)
 		}
-		if prop.kind == kindStringList {
+		if prop.kind == kindStringList || prop.kind == kindObjectList {
 			return nil, p.unsupported(prop.name)
 		}
 		left, kind = operand{prop: prop.name}, prop.kind
@@ -541,7 +631,7 @@ func (p *filterParser) parseLambda(prop property) (filterExpr, error) {
 	if err != nil {
 		return nil, err
 	}
-	if prop.kind != kindStringList {
+	if prop.kind != kindStringList && prop.kind != kindObjectList {
 		return nil, p.unsupported(prop.name)
 	}
 	switch strings.ToLower(fnTok.text) {
@@ -568,9 +658,9 @@ func (p *filterParser) parseLambda(prop property) (filterExpr, error) {
 	if _, err := p.expect(tokColon, ":"); err != nil {
 		return nil, err
 	}
-	p.lambdaVar = v.text
+	p.lambdaVar, p.lambdaElem = v.text, prop.elem
 	body, err := p.parseOr()
-	p.lambdaVar = ""
+	p.lambdaVar, p.lambdaElem = "", nil
 	if err != nil {
 		return nil, err
 	}
@@ -592,6 +682,12 @@ func (p *filterParser) parseLiteral() (value, error) {
 		case "null":
 			return value{kind: kindNull}, nil
 		}
+	case tokDateTime:
+		ts, err := time.Parse(time.RFC3339Nano, t.text)
+		if err != nil {
+			return value{}, filterSyntaxError(p.src, t.pos, fmt.Sprintf("'%s' is not a valid DateTimeOffset", t.text))
+		}
+		return value{kind: kindDateTime, t: ts}, nil
 	case tokNumber:
 		return value{}, &queryError{code: codeBadRequest, message: fmt.Sprintf(
 			"Invalid filter clause: A binary operator with incompatible types was detected. Found operand types 'Edm.String' and 'Edm.Int32' near position %d in '%s'.", t.pos, p.src)}

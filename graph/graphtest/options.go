@@ -18,6 +18,8 @@ type Options struct {
 	WriteWindow      time.Duration // ... per 150s (token bucket: capacity WriteBudget, refill WriteBudget/WriteWindow)
 	ReadBudget       int           // resource units, default 8000 (negative: unlimited) ...
 	ReadWindow       time.Duration // ... per 10s
+	AuditBudget      int           // directory audit log requests, default 5 (negative: unlimited) ...
+	AuditWindow      time.Duration // ... per 10s: the reporting API's limit per app per tenant
 	FaultRate        float64       // probability [0,1] that a Graph request / batch item answers 503 (Retry-After: 1)
 	ReplicationDelay time.Duration // after a revoke, reads keep showing the old signInSessionsValidFromDateTime this long
 	Seed             int64         // generated names, IDs and fault randomness; default 1
@@ -40,9 +42,13 @@ const (
 	DefaultWriteWindow  = 150 * time.Second
 	DefaultReadBudget   = 8000
 	DefaultReadWindow   = 10 * time.Second
+	DefaultAuditBudget  = 5
+	DefaultAuditWindow  = 10 * time.Second
 
 	// AppClientID is the application registered in every simulated tenant.
 	AppClientID = "5f0e7c1a-1b2c-4d3e-8f90-a1b2c3d4e5f6"
+	// AppDisplayName is that application's name, as the directory audit log shows its initiator.
+	AppDisplayName = "signoutbot"
 	// AppClientSecret is that application's secret. It is deliberately not a
 	// secret: the simulated tenant publishes it on a well-known endpoint.
 	AppClientSecret = "sim~SignoutbotSimulatedTenant.NotASecret-7Qx2"
@@ -80,6 +86,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReadWindow <= 0 {
 		o.ReadWindow = DefaultReadWindow
+	}
+	if o.AuditBudget == 0 {
+		o.AuditBudget = DefaultAuditBudget
+	}
+	if o.AuditWindow <= 0 {
+		o.AuditWindow = DefaultAuditWindow
 	}
 	o.FaultRate = clampProbability(o.FaultRate)
 	if o.Seed == 0 {

@@ -36,7 +36,7 @@ const policiesSet = "policies/tokenLifetimePolicies"
 
 func (s *Server) resolvePolicies(req *apiRequest, rest []string) (endpoint, *apiResponse) {
 	ep := func(cost int, h func(*apiRequest) *apiResponse) (endpoint, *apiResponse) {
-		e := endpoint{readCost: cost, handle: h}
+		e := endpoint{readCost: cost, handle: h, perm: PermPolicyWrite}
 		if req.method == http.MethodGet {
 			e.perm = PermPolicyRead
 		}
@@ -255,4 +255,40 @@ func formatTimeSpan(d time.Duration) string {
 		return fmt.Sprintf("%d.%02d:%02d:%02d", days, h, m, sec)
 	}
 	return fmt.Sprintf("%02d:%02d:%02d", h, m, sec)
+}
+
+// Policy is a token lifetime policy as the test hooks see it.
+type Policy struct {
+	ID                    string
+	DisplayName           string
+	Definition            []string // stored byte for byte as written, so a test can tell an exact restore
+	IsOrganizationDefault bool
+	AppliesTo             []string // object ids of the applications it is assigned to
+}
+
+// Policies lists every token lifetime policy, ordered by id.
+func (s *Server) Policies() []Policy {
+	s.dir.mu.RLock()
+	defer s.dir.mu.RUnlock()
+	out := make([]Policy, 0, len(s.dir.policies))
+	for _, p := range s.dir.policies {
+		out = append(out, Policy{ID: p.ID, DisplayName: p.DisplayName, Definition: slices.Clone(p.Definition),
+			IsOrganizationDefault: p.IsOrganizationDefault, AppliesTo: slices.Clone(p.AppliesTo)})
+	}
+	slices.SortFunc(out, func(a, b Policy) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// AddPolicy stores a token lifetime policy with whatever definition strings it is given (unlike the API it
+// does not check them, so a test can seed a tenant with a definition an admin wrote by hand) and returns
+// its id, generated when p.ID is empty. AppliesTo is ignored: use AssignPolicy.
+func (s *Server) AddPolicy(p Policy) string {
+	s.dir.mu.Lock()
+	defer s.dir.mu.Unlock()
+	if p.ID == "" {
+		p.ID = s.dir.newIDLocked()
+	}
+	s.dir.policies[strings.ToLower(p.ID)] = &tokenLifetimePolicy{ID: p.ID, DisplayName: p.DisplayName,
+		Definition: slices.Clone(p.Definition), IsOrganizationDefault: p.IsOrganizationDefault}
+	return p.ID
 }

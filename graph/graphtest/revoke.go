@@ -22,6 +22,7 @@ func (s *Server) handleRevoke(req *apiRequest, idOrUPN string) *apiResponse {
 	u.changedAt = now
 	u.SignInSessionsValidFrom = now.UTC().Truncate(time.Second)
 	s.dir.revocations = append(s.dir.revocations, Revocation{UserID: u.ID, At: now, AppID: req.appID})
+	s.dir.recordRevokeLocked(u, req.appID, now)
 	s.dir.mu.Unlock()
 	s.stats.writes.Add(1)
 	// Production answers 200 with an Edm.Boolean, not the documented 204.

@@ -243,6 +243,7 @@ func readBody(r *http.Request) ([]byte, error) {
 type endpoint struct {
 	write     bool
 	readCost  int    // resource units charged against the read bucket
+	report    bool   // a reporting API read: one request against the audit budget, no resource units
 	revokeKey string // user id/UPN of a revoke, for fault injection
 	readKey   string // user id/UPN of a single-user read, for FailReads
 	perm      string // permission the call needs that DenyPermission can take away
@@ -272,6 +273,11 @@ func (s *Server) serveGraph(req *apiRequest) *apiResponse {
 		return faultResponse(req, http.StatusServiceUnavailable, time.Second)
 	}
 	switch {
+	case ep.report:
+		s.stats.auditRequests.Add(1)
+		if d := s.throttle.take(reportBucket, req.appID, 1); !d.ok {
+			return s.throttledResponse(req, reportBucket, d)
+		}
 	case ep.write:
 		if d := s.throttle.take(writeBucket, req.appID, 1); !d.ok {
 			return s.throttledResponse(req, writeBucket, d)
@@ -346,6 +352,8 @@ func (s *Server) resolve(req *apiRequest) (endpoint, *apiResponse) {
 		if len(seg) >= 2 {
 			return s.resolveApplications(req, seg[1], seg[2:])
 		}
+	case "auditLogs":
+		return s.resolveAuditLogs(req, seg[1:])
 	case "$batch":
 		return endpoint{}, badRequest(req, "Nested $batch requests are not supported.")
 	}

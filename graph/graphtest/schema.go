@@ -12,6 +12,8 @@ const (
 	kindString
 	kindBool
 	kindStringList
+	kindDateTime
+	kindObjectList // a collection of complex values (targetResources): filtered through a lambda's members
 )
 
 func (k valueKind) String() string {
@@ -22,6 +24,10 @@ func (k valueKind) String() string {
 		return "Edm.Boolean"
 	case kindStringList:
 		return "Collection(Edm.String)"
+	case kindDateTime:
+		return "Edm.DateTimeOffset"
+	case kindObjectList:
+		return "Collection(Edm.ComplexType)"
 	}
 	return "null"
 }
@@ -29,9 +35,19 @@ func (k valueKind) String() string {
 // value is a property value as the filter evaluator sees it.
 type value struct {
 	kind valueKind
-	str  string
+	str  string // for kindDateTime, the wire form, which sorts as the time does
 	b    bool
+	t    time.Time
 	list []string
+	objs []func(member string) value // kindObjectList: one getter per element
+}
+
+// timeValue is a DateTimeOffset; zero is null.
+func timeValue(t time.Time) value {
+	if t.IsZero() {
+		return value{kind: kindNull}
+	}
+	return value{kind: kindDateTime, t: t, str: formatAuditTime(t)}
 }
 
 func strValue(s string) value {
@@ -45,10 +61,11 @@ func strValue(s string) value {
 // allows it in $filter, whether it is in the default property set, and how to
 // read it.
 type property struct {
-	name       string
+	name       string // may be a path, "initiatedBy/app/appId", for a filter on a member of a complex value
 	kind       valueKind
 	filterable bool
 	isDefault  bool
+	elem       *entityType // kindObjectList: the element type whose members a lambda may filter on
 	// get returns the filter value; json returns the wire value.
 	get  func(o any, now readCtx) value
 	json func(o any, now readCtx) any

@@ -19,16 +19,21 @@ import (
 // All methods are safe for concurrent use.
 type Server struct {
 	opts Options          // immutable after New except the fields guarded by cfgMu
-	now  func() time.Time // the simulated Graph's clock: opts.Now shifted by clockOffset
+	now  func() time.Time // the simulated Graph's clock: clock (else opts.Now) shifted by clockOffset
+	// authNow is the clock tokens are issued and checked on: opts.Now shifted by clockOffset, never the
+	// clock SetClock installs (see there).
+	authNow func() time.Time
 	// clockOffset (nanoseconds) is atomic because every request reads it and a test may change it mid-run.
 	clockOffset atomic.Int64
-	dir         *directory
-	throttle    *throttler
-	faults      *faultInjector
-	perms       permissions
-	stats       counters
-	signingKey  []byte
-	handler     http.Handler
+	// clock, when set, replaces opts.Now as the base of Graph's clock (SetClock); atomic for the same reason.
+	clock      atomic.Pointer[func() time.Time]
+	dir        *directory
+	throttle   *throttler
+	faults     *faultInjector
+	perms      permissions
+	stats      counters
+	signingKey []byte
+	handler    http.Handler
 
 	cfgMu     sync.Mutex
 	latency   time.Duration
@@ -69,10 +74,18 @@ func New(opts Options) *Server {
 	}
 	s.perms.denied, s.perms.readFails = map[string]bool{}, map[string]*injectedFault{}
 	s.clockOffset.Store(int64(opts.ClockOffset))
-	s.now = func() time.Time { return opts.Now().Add(time.Duration(s.clockOffset.Load())) }
+	s.now = func() time.Time {
+		base := opts.Now
+		if c := s.clock.Load(); c != nil {
+			base = *c
+		}
+		return base().Add(time.Duration(s.clockOffset.Load()))
+	}
+	s.authNow = func() time.Time { return opts.Now().Add(time.Duration(s.clockOffset.Load())) }
 	s.throttle = newThrottler(opts.Now,
 		bucketConfig{capacity: opts.ReadBudget, window: opts.ReadWindow},
 		bucketConfig{capacity: opts.WriteBudget, window: opts.WriteWindow})
+	s.throttle.setConfig(reportBucket, bucketConfig{capacity: opts.AuditBudget, window: opts.AuditWindow})
 	buildSampleTenant(s.dir, opts)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s
@@ -251,16 +264,43 @@ func (s *Server) SetReadBudget(n int, window time.Duration) {
 	s.throttle.setConfig(readBucket, bucketConfig{capacity: n, window: window})
 }
 
-// SetClockOffset makes the simulated Graph's clock run d ahead of the host's (Options.Now; negative d:
-// behind) from now on: Date headers, the signInSessionsValidFromDateTime a revoke writes, innerError.date and
-// token times follow it. Real tenants' clocks differ from a bot host's by seconds or more, and a bot that
+// SetAuditBudget changes the directory audit log's request limit per app (n <0: unlimited) and refills it.
+// Graph's reporting API allows 5 requests per 10 s (the default); a test can scale that down, say to 5 per
+// 500 ms, to see a client's pacing work without waiting for it.
+func (s *Server) SetAuditBudget(n int, window time.Duration) {
+	if window <= 0 {
+		window = DefaultAuditWindow
+	}
+	s.throttle.setConfig(reportBucket, bucketConfig{capacity: n, window: window})
+}
+
+// SetClock makes now the base of the simulated Graph's clock in place of Options.Now (nil restores
+// Options.Now), so a test that injects a fake clock into the bot can make Graph's timestamps follow it:
+// Date headers, signInSessionsValidFromDateTime, revocation and audit times, innerError.date. The clock
+// offset (SetClockOffset) still applies on top.
+//
+// Two things stay on Options.Now, because a fake clock that stands still or jumps hours ahead must not break
+// them: throttling, which measures its windows there (a frozen clock would never refill a budget), and the
+// access tokens the tenant issues and checks (azidentity caches a token by the host's real clock, and a jump
+// past its expiry would make Graph refuse a token the SDK still holds as fresh).
+func (s *Server) SetClock(now func() time.Time) {
+	if now == nil {
+		s.clock.Store(nil)
+		return
+	}
+	s.clock.Store(&now)
+}
+
+// SetClockOffset makes the simulated Graph's clock run d ahead of the host's (Options.Now, or the clock
+// SetClock installed; negative d: behind) from now on: Date headers, the signInSessionsValidFromDateTime a
+// revoke writes, audit times, innerError.date and token times follow it. Real tenants' clocks differ from a bot host's by seconds or more, and a bot that
 // compares Graph's timestamps with its own clock must be caught out by it in tests.
 func (s *Server) SetClockOffset(d time.Duration) { s.clockOffset.Store(int64(d)) }
 
 // ClockOffset is the current offset set by SetClockOffset or Options.ClockOffset.
 func (s *Server) ClockOffset() time.Duration { return time.Duration(s.clockOffset.Load()) }
 
-// Now is the time on the simulated Graph's clock (Options.Now plus the clock offset).
+// Now is the time on the simulated Graph's clock (Options.Now or SetClock's clock, plus the clock offset).
 func (s *Server) Now() time.Time { return s.now() }
 
 // SetFaultRate changes the probability of random 503s.
@@ -293,12 +333,15 @@ type Stats struct {
 	Throttled429Items    int // batch items answered 429 (budget or injected)
 	Faults5xx            int // 5xx answers, direct or item (random or injected)
 	Unauthorized401      int // requests rejected for a missing/invalid token
+	// AuditRequests counts reads of the directory audit log, direct or in $batch, that were put to its
+	// budget: the ones it answered 429 included, ones refused 403 not.
+	AuditRequests int
 }
 
 type counters struct {
 	requests, batchRequests, batchItems, writes  atomic.Int64
 	throttledRequests, throttledItems, faults5xx atomic.Int64
-	unauthorized                                 atomic.Int64
+	unauthorized, auditRequests                  atomic.Int64
 }
 
 // Stats returns the counters; each is read atomically.
@@ -309,6 +352,7 @@ func (s *Server) Stats() Stats {
 		BatchItems: int(c.batchItems.Load()), Writes: int(c.writes.Load()),
 		Throttled429Requests: int(c.throttledRequests.Load()), Throttled429Items: int(c.throttledItems.Load()),
 		Faults5xx: int(c.faults5xx.Load()), Unauthorized401: int(c.unauthorized.Load()),
+		AuditRequests: int(c.auditRequests.Load()),
 	}
 }
 
@@ -316,7 +360,7 @@ func (s *Server) Stats() Stats {
 func (s *Server) ResetStats() {
 	c := &s.stats
 	for _, a := range []*atomic.Int64{&c.requests, &c.batchRequests, &c.batchItems, &c.writes,
-		&c.throttledRequests, &c.throttledItems, &c.faults5xx, &c.unauthorized} {
+		&c.throttledRequests, &c.throttledItems, &c.faults5xx, &c.unauthorized, &c.auditRequests} {
 		a.Store(0)
 	}
 }

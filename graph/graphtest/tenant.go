@@ -94,6 +94,7 @@ type directory struct {
 	policies    map[string]*tokenLifetimePolicy
 	apps        map[string]*application // by lower-case object id
 	revocations []Revocation
+	audit       auditLog
 	idRand      *rand.Rand // seeded, so generated IDs repeat between runs
 }
 
@@ -105,6 +106,7 @@ func newDirectory(seed int64) *directory {
 		devices:  map[string]*device{},
 		policies: map[string]*tokenLifetimePolicy{},
 		apps:     map[string]*application{},
+		audit:    auditLog{dropped: map[string]bool{}},
 		idRand:   rand.New(rand.NewPCG(uint64(seed), 0x5167_6e6f_7574)),
 	}
 }

@@ -18,11 +18,19 @@ type bucketKind int
 const (
 	readBucket bucketKind = iota
 	writeBucket
+	// reportBucket is the identity and access reports service's own limit (the directory audit log): a
+	// number of requests per window per app per tenant, whatever they read, apart from the directory's
+	// resource-unit budget.
+	reportBucket
+	numBuckets
 )
 
 func (k bucketKind) scopeName() string {
-	if k == writeBucket {
+	switch k {
+	case writeBucket:
 		return "WriteRequests"
+	case reportBucket:
+		return "ReportRequests"
 	}
 	return "ReadRequests"
 }
@@ -44,15 +52,16 @@ func (c bucketConfig) ratePerSecond() float64 {
 type throttler struct {
 	mu      sync.Mutex
 	now     func() time.Time
-	config  [2]bucketConfig
-	buckets [2]map[string]*bucket // per app id
+	config  [numBuckets]bucketConfig
+	buckets [numBuckets]map[string]*bucket // per app id
 }
 
+// newThrottler starts with an unlimited report bucket; New configures it from Options.
 func newThrottler(now func() time.Time, read, write bucketConfig) *throttler {
 	return &throttler{
 		now:     now,
-		config:  [2]bucketConfig{readBucket: read, writeBucket: write},
-		buckets: [2]map[string]*bucket{{}, {}},
+		config:  [numBuckets]bucketConfig{readBucket: read, writeBucket: write, reportBucket: {capacity: -1, window: time.Second}},
+		buckets: [numBuckets]map[string]*bucket{{}, {}, {}},
 	}
 }
 
