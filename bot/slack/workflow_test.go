@@ -78,7 +78,7 @@ func TestStoryOneUser(t *testing.T) {
 		story = append(story, ev.Type+":"+ev.Actor.ID)
 	}
 	want := []string{"requested:" + alice, "refused:" + eve, "refused:" + alice, "approved:" + bob, "quorum:" + bob, "started:",
-		"revoked:" + tg[0].UserID, "deadline:", "sessions_invalid:" + tg[0].UserID, "tokens_expired:", "done:"}
+		"revoked:" + tg[0].UserID, "deadline:", "estimate:", "sessions_invalid:" + tg[0].UserID, "tokens_expired:", "done:"}
 	if strings.Join(story, " ") != strings.Join(want, " ") {
 		t.Errorf("audit log:\n got %v\nwant %v", story, want)
 	}

@@ -51,6 +51,18 @@ func (e envFlag) num(p *float64, name, envName string, def float64, usage string
 	return nil
 }
 
+func (e envFlag) boolean(p *bool, name, envName string, def bool, usage string) error {
+	if v := e.env(envName); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: not 1/0 or true/false: %w", envName, v, err)
+		}
+		def = b
+	}
+	e.fs.BoolVar(p, name, def, usage+" ($"+envName+")")
+	return nil
+}
+
 func (e envFlag) integer(p *int, name, envName string, def int, usage string) error {
 	if v := e.env(envName); v != "" {
 		n, err := strconv.Atoi(v)

@@ -12,6 +12,7 @@ package fakeconnector
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -257,6 +258,11 @@ func (s *Server) OpenIDURL() string { return s.srv.URL + "/v1/.well-known/openid
 
 // AuthorityHost is the Entra authority host for azidentity.
 func (s *Server) AuthorityHost() string { return s.srv.URL + "/" }
+
+// CertPEM is the fake's TLS certificate, for a bot configured by files (signoutbot serve's SIGNOUTBOT_TEAMS_CA).
+func (s *Server) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+}
 
 // Client trusts the server's certificate.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
