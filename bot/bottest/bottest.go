@@ -142,7 +142,7 @@ func storyApprove(t *testing.T, newDriver NewDriver) {
 	d := newDriver(t, Options{})
 	d.Command(t, Alice, "user lester@contoso.com")
 	r := only(t, d)
-	waitText(t, "the card", func() string { return d.Card(t, r.ID) }, "waiting for approval", "Lester Tester", "1 user* will be signed out")
+	waitText(t, "the card", func() string { return d.Card(t, r.ID) }, "waiting for approval", "Lester Tester", "1 user", "will be signed out")
 	d.Approve(t, Bob, r.ID)
 	waitStatus(t, d, r.ID, store.StatusDone)
 	waitText(t, "the card", func() string { return d.Card(t, r.ID) }, "done: every client is signed out", "Revoked 1/1")
