@@ -34,8 +34,10 @@ func (d *teamsDriver) click(t testing.TB, as, verb, id, reason string) {
 }
 func (d *teamsDriver) Approve(t testing.TB, as, id string)      { d.click(t, as, "approve", id, "") }
 func (d *teamsDriver) Deny(t testing.TB, as, id, reason string) { d.click(t, as, "deny", id, reason) }
-func (d *teamsDriver) Card(t testing.TB, id string) string      { return d.e.card(d.e.request(id)).AllText() }
-func (d *teamsDriver) Thread(t testing.TB, id string) string    { return d.e.threadText(d.e.request(id)) }
+func (d *teamsDriver) Card(t testing.TB, id string) string {
+	return d.e.card(d.e.request(id)).AllText()
+}
+func (d *teamsDriver) Thread(t testing.TB, id string) string { return d.e.threadText(d.e.request(id)) }
 func (d *teamsDriver) Private(t testing.TB, as string) string {
 	d.mu.Lock()
 	answers := ""
@@ -45,7 +47,7 @@ func (d *teamsDriver) Private(t testing.TB, as string) string {
 	d.mu.Unlock()
 	return d.e.privateText(d.p(as)) + answers
 }
-func (d *teamsDriver) Store() store.Store         { return d.e.st }
+func (d *teamsDriver) Store() store.Store        { return d.e.st }
 func (d *teamsDriver) Tenant() *graphtest.Server { return d.e.tenant }
 func (d *teamsDriver) Restart(t testing.TB) {
 	d.e.stop()
