@@ -120,6 +120,7 @@ func (a *App) Scheduler(poll time.Duration) *revocation.Scheduler {
 			TimerThread:                   a.retryThread,
 			revocation.TimerRemind:        a.Runner.Remind,
 			revocation.TimerPolicyRevert:  a.Runner.RevertPolicy,
+			revocation.TimerCrossCheck:    a.Runner.CrossCheck,
 		},
 	}
 }

@@ -45,6 +45,9 @@ type Config struct {
 	ChatTimeout time.Duration
 	// WriteRate is the pace revocations are sent at (SIGNOUTBOT_WRITE_RATE, default 20 per second).
 	WriteRate float64
+	// CrossCheckAfter: when the directory audit log is checked after a run (SIGNOUTBOT_AUDIT_CROSSCHECK; default
+	// 5 min, negative: never).
+	CrossCheckAfter time.Duration
 }
 
 // NewApp builds the core with its runner and admin rules. It resolves the protected accounts and the admin group
@@ -86,7 +89,7 @@ func NewApp(ctx context.Context, c Config) (*App, error) {
 		MinEditInterval: c.MinEditInterval, ThreadRetry: c.ThreadRetry, ChatTimeout: c.ChatTimeout, WriteRate: c.WriteRate}
 	a.Runner = &revocation.Runner{Store: c.Store, Dir: c.Dir, Protection: prot, Clock: c.Clock, Notifier: a, Owner: c.Owner,
 		Log: c.Log, VerifyBackoff: c.VerifyBackoff, MaxVerifyPasses: c.MaxVerifyPasses, DefaultTokenLifetime: c.DefaultTokenLifetime,
-		WriteRate: c.WriteRate}
+		WriteRate: c.WriteRate, CrossCheckAfter: c.CrossCheckAfter}
 	a.Runner.Rescope = a.rescope
 	a.Admins = &ConfigAdmins{IDs: c.AdminIDs, EntraIDs: c.TeamsAdmins, UserGroups: c.AdminUserGroups, EntraGroupID: adminGroupID,
 		Dir: c.Dir, App: a}

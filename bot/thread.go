@@ -205,6 +205,7 @@ var infoIcon = map[string]string{
 	revocation.EventPolicySet:       "🔧",
 	revocation.EventPolicyReverted:  "↩️",
 	revocation.EventPolicyStuck:     "⚠️",
+	revocation.EventCrossCheck:      "🔎 Cross-check:",
 }
 
 // threadPosts groups a page of audit events into replies, one kind of news at a time, in the order each kind
@@ -271,7 +272,7 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 			add(revocation.NoticeTokensExpired, ev.Seq, nil)
 		case revocation.EventLifetimeUnknown, revocation.EventBlocked, revocation.EventReadFailed, revocation.EventFailed,
 			revocation.EventLate, revocation.EventDrift, revocation.EventReminder, revocation.EventEstimate,
-			revocation.EventPolicySet, revocation.EventPolicyReverted, revocation.EventPolicyStuck:
+			revocation.EventPolicySet, revocation.EventPolicyReverted, revocation.EventPolicyStuck, revocation.EventCrossCheck:
 			// Each is news of its own, told in the words the runner stored.
 			order = append(order, &group{kind: revocation.NoticeInfo, minSeq: ev.Seq, text: infoIcon[ev.Type] + " " + capital(ev.Detail)})
 		}

@@ -125,6 +125,9 @@ type Runner struct {
 	BlockedBackoff []time.Duration
 	// FlushEvery is how many revocation results are persisted together (default 20).
 	FlushEvery int
+	// CrossCheckAfter is how long after a run ends the directory audit log is checked for its revocations (the log
+	// shows entries a few minutes late; default 5 min; negative: never).
+	CrossCheckAfter time.Duration
 	// WriteRate is the pace revocations are sent at (revocations per second, default 20: Graph's ceiling), for
 	// estimates of how long a run takes.
 	WriteRate float64

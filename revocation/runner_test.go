@@ -648,3 +648,46 @@ func TestPolicyChangeWithoutPermissionFails(t *testing.T) {
 		t.Error("a policy was written without the permission")
 	}
 }
+
+// After a run, the directory audit log is checked for each revocation; a missing entry is named, and without
+// AuditLog.Read.All the thread says what to grant instead of failing.
+func TestCrossCheckWithTheDirectoryAuditLog(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		deny     bool
+		drop     string
+		want     string
+		wantMore string
+	}{
+		{"every revocation logged", false, "", "shows the revocation for 2 of 2 users", ""},
+		{"one entry missing", false, graphtest.UPNTesty, "shows the revocation for 1 of 2 users", "not (yet) for: " + graphtest.UPNTesty},
+		{"no permission", true, "", "lacks the Microsoft Graph permission AuditLog.Read.All", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, graphtest.Options{Users: 10, BigGroupSize: 5})
+			if tc.deny {
+				f.tenant.DenyPermission("AuditLog.Read.All")
+			}
+			if tc.drop != "" {
+				f.tenant.DropAuditFor(tc.drop)
+			}
+			r := f.approved(t, graphtest.UPNLester, graphtest.UPNTesty)
+			ctx := context.Background()
+			if err := f.runner.Run(ctx, r.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.runner.CrossCheck(ctx, r.ID); err != nil {
+				t.Fatal(err)
+			}
+			evs := f.events(t, r.ID)[revocation.EventCrossCheck]
+			if len(evs) != 1 || !strings.Contains(evs[0].Detail, tc.want) || !strings.Contains(evs[0].Detail, tc.wantMore) {
+				t.Fatalf("cross-check events: %+v", evs)
+			}
+			for upn, x := range f.byUPN(t, r.ID) {
+				if x.Status != store.TargetRevoked {
+					t.Errorf("the cross-check changed %s: %+v", upn, x)
+				}
+			}
+		})
+	}
+}

@@ -209,5 +209,8 @@ func (r *Runner) maybeFinish(ctx context.Context, id string) error {
 		return fmt.Errorf("finish %s: %w", id, err)
 	}
 	r.notify(ctx, Notice{Kind: NoticeProgress, RequestID: id})
+	if after := r.crossCheckAfter(); after > 0 {
+		return r.Store.SetTimer(ctx, store.Timer{Kind: TimerCrossCheck, RequestID: id, Due: r.now().Add(after)})
+	}
 	return nil
 }
