@@ -37,7 +37,7 @@ type serveConfig struct {
 	teamsAdmins, teamsOpenID, teamsAuthority, teamsCA         string
 	teamsAnonymous                                            bool
 	quorumAbove                                               int
-	expiry, defaultLifetime                                   time.Duration
+	expiry, defaultLifetime, crossCheck                       time.Duration
 	writeRate                                                 float64
 }
 
@@ -86,6 +86,7 @@ Graph credentials come from the AZURE_* variables; with SIGNOUTBOT_GRAPH_URL poi
 		ef.integer(&c.quorumAbove, "quorum-above", "SIGNOUTBOT_QUORUM_ABOVE", 100, "scopes larger than this need two approvers"),
 		ef.dur(&c.expiry, "expiry", "SIGNOUTBOT_EXPIRY", 30*time.Minute, "how long a request waits for approval"),
 		ef.dur(&c.defaultLifetime, "token-lifetime", "SIGNOUTBOT_TOKEN_LIFETIME", 2*time.Hour, "access-token lifetime assumed when the tenant has no organization-default policy"),
+		ef.dur(&c.crossCheck, "audit-crosscheck", "SIGNOUTBOT_AUDIT_CROSSCHECK", 5*time.Minute, "how long after a run the directory audit log is checked for its revocations (0: never; needs AuditLog.Read.All)"),
 		ef.num(&c.writeRate, "write-rate", "SIGNOUTBOT_WRITE_RATE", 20, "revocations per second (Entra ID allows one app 20/s per tenant)"),
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -222,8 +223,8 @@ func runServe(ctx context.Context, c serveConfig) error {
 	// instead of protecting nobody.
 	app, err := bot.NewApp(ctx, bot.Config{Store: st, Dir: dir, Protected: list(c.protected), AdminIDs: users, AdminUserGroups: groups,
 		AdminEntraGroup: c.adminGroup, Identities: idMap, DefaultTokenLifetime: c.defaultLifetime, WriteRate: c.writeRate,
-		TeamsAdmins: list(c.teamsAdmins),
-		Policy:      approvals.Policy{QuorumAbove: c.quorumAbove, Expiry: c.expiry}, Log: log})
+		TeamsAdmins: list(c.teamsAdmins), CrossCheckAfter: crossCheckSetting(c.crossCheck),
+		Policy: approvals.Policy{QuorumAbove: c.quorumAbove, Expiry: c.expiry}, Log: log})
 	if err != nil {
 		return err
 	}
@@ -381,4 +382,12 @@ func parseIdentities(s string) (map[string]string, error) {
 		}
 	}
 	return m, errors.Join(problems...)
+}
+
+// crossCheckSetting maps SIGNOUTBOT_AUDIT_CROSSCHECK to the core's setting, where 0 means the default.
+func crossCheckSetting(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
