@@ -104,8 +104,12 @@ func Authorize(p Principal, a Action, r *store.Request, now time.Time) error {
 		}
 		for _, ap := range r.Approvals {
 			if SameActor(ap.Actor, p.Actor) {
-				return refuse("You have already approved request %s; it needs %d more approval(s) from other admins.",
-					r.ID, r.RequiredApprovals-len(r.Approvals))
+				n := r.RequiredApprovals - len(r.Approvals)
+				more := "1 more approval"
+				if n != 1 {
+					more = fmt.Sprintf("%d more approvals", n)
+				}
+				return refuse("You have already approved request %s; it needs %s from other admins.", r.ID, more)
 			}
 		}
 		return nil
