@@ -561,12 +561,23 @@ func TestScheduledRunWaitsAndReminds(t *testing.T) {
 	if n := len(f.tenant.Revocations()); n != 0 {
 		t.Fatalf("%d revocations before the scheduled time", n)
 	}
-	f.clk.Advance(at.Sub(f.clk.Now()))
-	if err := f.runner.Run(ctx, r.ID); err != nil {
+	// The bot restarts before the time and comes back only after it: a new process on the same store finds the
+	// run's timer, starts at once, and says how late it is.
+	restarted := &revocation.Runner{Store: f.st, Dir: f.runner.Dir, Protection: f.runner.Protection, Clock: f.clk,
+		Notifier: f.notices, Owner: "after-restart", Log: f.runner.Log, VerifyBackoff: f.runner.VerifyBackoff}
+	f.clk.Advance(at.Sub(f.clk.Now()) + 3*time.Hour)
+	due, ok := f.timer(t, revocation.TimerRun, r.ID)
+	if !ok || !due.Equal(at) {
+		t.Fatalf("after a restart the run timer is %v (set %v), want %v", due, ok, at)
+	}
+	if err := restarted.Run(ctx, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.tenant.Revocations()); n != 1 {
 		t.Fatalf("%d revocations at the scheduled time", n)
+	}
+	if late := f.events(t, r.ID)[revocation.EventLate]; len(late) != 1 || !strings.Contains(late[0].Detail, "3h0m0s after its scheduled time") {
+		t.Errorf("late events: %+v", late)
 	}
 }
 
