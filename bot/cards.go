@@ -8,11 +8,41 @@ import (
 	"github.com/signoutbot/signoutbot/store"
 )
 
-// cardState is one request's card editor: running and dirty (guarded by App.mu) fold every change that arrives
-// during an edit into one more edit, and last spaces edits out.
+// cardState is one request's card editor: changes that arrive during an edit fold into one more edit, and last
+// (guarded by App.mu) spaces edits out.
 type cardState struct {
-	running, dirty bool
-	last           time.Time
+	fold folding
+	last time.Time
+}
+
+// folding is a piece of background work for one request that is never run twice at once: asking for it while it
+// runs makes it run once more afterwards, so bursts of news cost one pass each, never one goroutine each. Its
+// fields are guarded by App.mu.
+type folding struct{ running, again bool }
+
+// fold runs work in the background now, or once more after the run in progress.
+func (a *App) fold(f *folding, work func()) {
+	a.mu.Lock()
+	if f.running {
+		f.again = true
+		a.mu.Unlock()
+		return
+	}
+	f.running = true
+	a.mu.Unlock()
+	go func() {
+		for {
+			work()
+			a.mu.Lock()
+			if !f.again {
+				f.running = false
+				a.mu.Unlock()
+				return
+			}
+			f.again = false
+			a.mu.Unlock()
+		}
+	}()
 }
 
 // chatContext bounds one call to a chat platform: a slow chat API must never hold up the caller for long.
@@ -47,36 +77,21 @@ func (a *App) refresh(ctx context.Context, id string) {
 		st = new(cardState)
 		a.cards[id] = st
 	}
-	if st.running {
-		st.dirty = true
-		a.mu.Unlock()
-		return
-	}
-	st.running = true
 	a.mu.Unlock()
-	go func() {
-		ctx := context.WithoutCancel(ctx)
-		for {
-			a.mu.Lock()
-			wait := a.MinEditInterval - time.Since(st.last)
-			a.mu.Unlock()
-			if wait > 0 {
-				time.Sleep(wait)
-			}
-			a.mu.Lock()
-			st.dirty = false
-			st.last = time.Now()
-			a.mu.Unlock()
-			a.editCard(ctx, id)
-			a.mu.Lock()
-			if !st.dirty {
-				st.running = false
-				a.mu.Unlock()
-				return
-			}
-			a.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
+	a.fold(&st.fold, func() {
+		a.mu.Lock()
+		wait := a.MinEditInterval - time.Since(st.last)
+		a.mu.Unlock()
+		if wait > 0 {
+			time.Sleep(wait)
 		}
-	}()
+		a.mu.Lock()
+		st.fold.again = false // this edit shows everything stored until now
+		st.last = time.Now()
+		a.mu.Unlock()
+		a.editCard(ctx, id)
+	})
 }
 
 // editCard renders the stored state of a request onto its card.

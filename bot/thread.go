@@ -29,10 +29,10 @@ const (
 func threadCursor(requestID string) string { return "thread:" + requestID }
 
 // threadState is one request's thread flusher: mu serialises flushes so each event is posted once and in order;
-// running and dirty (guarded by App.mu) let kicks that arrive during a flush fold into one more pass.
+// kicks that arrive during a flush fold into one more pass.
 type threadState struct {
-	mu             sync.Mutex
-	running, dirty bool
+	mu   sync.Mutex
+	fold folding
 }
 
 func (a *App) thread(id string) *threadState {
@@ -52,28 +52,7 @@ func (a *App) thread(id string) *threadState {
 // kickThread flushes the request's thread in the background. The runner calls it through Notify, and must not
 // wait for chat: a long scope list or Slack's one-message-a-second limit would otherwise hold up revocations.
 func (a *App) kickThread(ctx context.Context, id string) {
-	st := a.thread(id)
-	a.mu.Lock()
-	if st.running {
-		st.dirty = true
-		a.mu.Unlock()
-		return
-	}
-	st.running = true
-	a.mu.Unlock()
-	go func() {
-		for {
-			a.flushThread(ctx, id)
-			a.mu.Lock()
-			if !st.dirty {
-				st.running = false
-				a.mu.Unlock()
-				return
-			}
-			st.dirty = false
-			a.mu.Unlock()
-		}
-	}()
+	a.fold(&a.thread(id).fold, func() { a.flushThread(ctx, id) })
 }
 
 // flushThread posts whatever the request's audit log holds beyond its thread cursor. On failure it leaves a

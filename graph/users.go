@@ -194,22 +194,9 @@ func (c *Client) ResolveGroup(ctx context.Context, ref string) (Group, error) {
 		}
 		return Group{}, &NotFoundError{Kind: "group", Ref: ref}
 	}
-	filter := "displayName eq " + Quote(ref)
-	var found []Group
-	var resp models.GroupCollectionResponseable
-	err := c.do(ctx, "find group", func(ctx context.Context) error {
-		var err error
-		resp, err = c.sdk.Groups().Get(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
-			Headers:         consistencyEventual(),
-			QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: ptr(int32(25)), Count: ptr(true)},
-		})
-		return err
-	})
+	found, err := c.findGroups(ctx, "find group", "displayName eq "+Quote(ref))
 	if err != nil {
 		return Group{}, fmt.Errorf("graph: find group %q: %w", ref, err)
-	}
-	for _, g := range resp.GetValue() {
-		found = append(found, toGroup(g))
 	}
 	switch len(found) {
 	case 0:
@@ -224,19 +211,27 @@ func (c *Client) ResolveGroup(ctx context.Context, ref string) (Group, error) {
 // GroupsByDescription finds groups whose description equals text. Only the request path uses it, after a
 // display name matched nothing; settings (protected groups, the admin group) are resolved by name or id only.
 func (c *Client) GroupsByDescription(ctx context.Context, text string) ([]Group, error) {
-	filter := "description eq " + Quote(strings.TrimSpace(text))
-	sel := []string{"id", "displayName", "description"}
+	found, err := c.findGroups(ctx, "find group by description", "description eq "+Quote(strings.TrimSpace(text)))
+	if err != nil {
+		return nil, fmt.Errorf("graph: find group by description %q: %w", text, err)
+	}
+	return found, nil
+}
+
+// findGroups lists the groups a filter selects (at most 25: enough to show an ambiguity, never a whole tenant).
+func (c *Client) findGroups(ctx context.Context, op, filter string) ([]Group, error) {
 	var resp models.GroupCollectionResponseable
-	err := c.do(ctx, "find group by description", func(ctx context.Context) error {
+	err := c.do(ctx, op, func(ctx context.Context) error {
 		var err error
 		resp, err = c.sdk.Groups().Get(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
-			Headers:         consistencyEventual(),
-			QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: ptr(int32(25)), Count: ptr(true)},
+			Headers: consistencyEventual(),
+			QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: []string{"id", "displayName", "description"},
+				Top: ptr(int32(25)), Count: ptr(true)},
 		})
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("graph: find group by description %q: %w", text, err)
+		return nil, err
 	}
 	var found []Group
 	for _, g := range resp.GetValue() {
