@@ -23,10 +23,10 @@ func (a *App) when(ctx context.Context, actor store.Actor, text, flag string) (t
 	loc := a.location(ctx, actor.Platform, actor.ID)
 	t, err := commands.ParseWhen(text, loc, a.now())
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%s %s: %w.", flag, Literal(text), err)
+		return time.Time{}, fmt.Errorf("%s %s: %w", flag, Literal(text), err)
 	}
 	if !t.After(a.now()) {
-		return time.Time{}, fmt.Errorf("%s %s is %s, which has passed (in your time zone, %s).", flag, Literal(text),
+		return time.Time{}, fmt.Errorf("%s %s is %s, which has passed (in your time zone, %s)", flag, Literal(text),
 			FormatTime(t, loc), loc)
 	}
 	return t, nil
@@ -46,7 +46,7 @@ func (a *App) plan(ctx context.Context, ev CommandEvent, cmd commands.Command) {
 	}
 	at, err := a.when(ctx, ev.Actor, cmd.At, "--at")
 	if err != nil {
-		a.respond(ctx, ev.Respond, "❔ "+err.Error())
+		a.respond(ctx, ev.Respond, "❔ "+sentence(err.Error()))
 		return
 	}
 	lt, _ := a.Runner.Lifetime(ctx, "")
@@ -168,4 +168,12 @@ func (a *App) audit(ctx context.Context, ev CommandEvent, cmd commands.Command) 
 	}
 	fmt.Fprintf(&b, "\n_%d audit events; the whole log: `signoutbot audit export --request %s`._", len(events), req.ID)
 	a.respond(ctx, ev.Respond, b.String())
+}
+
+// sentence ends a message with a full stop unless it already ends with one.
+func sentence(s string) string {
+	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "!") {
+		return s
+	}
+	return s + "."
 }

@@ -155,7 +155,7 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 	pol := a.Policy.WithDefaults()
 	notBefore, err := a.when(ctx, ev.Actor, cmd.At, "--at")
 	if err != nil {
-		a.respond(ctx, ev.Respond, "❔ "+err.Error()+" Nothing was requested.")
+		a.respond(ctx, ev.Respond, "❔ "+sentence(err.Error())+" Nothing was requested.")
 		return
 	}
 	if sc.Kind == "group" {

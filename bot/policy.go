@@ -84,7 +84,7 @@ func (a *App) policyShow(ctx context.Context, ev CommandEvent) {
 func (a *App) policySet(ctx context.Context, ev CommandEvent, cmd commands.Command) {
 	until, err := a.when(ctx, ev.Actor, cmd.Until, "--until")
 	if err != nil {
-		a.respond(ctx, ev.Respond, "❔ "+err.Error()+" Nothing was requested.")
+		a.respond(ctx, ev.Respond, "❔ "+sentence(err.Error())+" Nothing was requested.")
 		return
 	}
 	if cmd.Lifetime < commands.MinLifetime || cmd.Lifetime > commands.MaxLifetime {
