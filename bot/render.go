@@ -65,7 +65,7 @@ func (a *App) planText(req store.Request, o outcome, now time.Time) string {
 	}
 	end := start.Add(took)
 	s := fmt.Sprintf("*Plan:* revoking %s takes about %s at Graph's %g per second, starting %s.", plural(o.inScope, "user"),
-		FormatDuration(max(took, time.Second)), rate, when)
+		FormatDuration(took), rate, when)
 	if req.TokenLifetime <= 0 {
 		return s
 	}

@@ -58,7 +58,11 @@ func Estimate(n int, rate float64) time.Duration {
 	if rate <= 0 {
 		rate = 20
 	}
-	return time.Duration(float64(n) / rate * float64(time.Second)).Round(time.Second)
+	d := time.Duration(float64(n) / rate * float64(time.Second)).Round(time.Second)
+	if n > 0 && d < time.Second {
+		d = time.Second // "about 0 s" reads as a mistake
+	}
+	return d
 }
 
 // TimerRemind fires the reminders before a scheduled sign-out.

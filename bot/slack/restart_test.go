@@ -8,6 +8,7 @@ import (
 
 	"github.com/signoutbot/signoutbot/approvals"
 	"github.com/signoutbot/signoutbot/graph/graphtest"
+	"github.com/signoutbot/signoutbot/revocation"
 	"github.com/signoutbot/signoutbot/store"
 	"github.com/signoutbot/signoutbot/store/sqlite"
 )
@@ -121,7 +122,14 @@ func TestRestartRestoresLostTimers(t *testing.T) {
 
 	e.start(envOpts{policy: approvals.Policy{Expiry: time.Hour}})
 	e.waitStatus(approvedReq.ID, store.StatusDone, 20*time.Second)
-	if due, err := e.st.DueTimers(context.Background(), time.Now().Add(2*time.Hour)); err != nil || len(due) != 1 || due[0].RequestID != pendingReq.ID {
+	due, err := e.st.DueTimers(context.Background(), time.Now().Add(2*time.Hour))
+	var left []store.Timer
+	for _, tm := range due {
+		if tm.Kind != revocation.TimerCrossCheck { // the finished run's audit-log check, a few minutes on
+			left = append(left, tm)
+		}
+	}
+	if err != nil || len(left) != 1 || left[0].RequestID != pendingReq.ID || left[0].Kind != "expire" {
 		t.Errorf("timers after restart: %+v, %v; want the pending request's expiry", due, err)
 	}
 }
