@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -304,11 +305,34 @@ func TestBrowserGroupTestApprovedBySecondAdmin(t *testing.T) {
 // approveSteps clicks Approve on the card and confirms in the page's dialog.
 func approveSteps() []chromedp.Action[chromedp.Void] {
 	return []chromedp.Action[chromedp.Void]{
-		chromedp.WaitVisible(chromedp.CSS(`button.action[data-action="approve"]`)),
-		chromedp.Click(chromedp.CSS(`button.action[data-action="approve"]`)),
+		clickWhenThere(`button.action[data-action="approve"]`),
 		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
-		chromedp.Click(chromedp.CSS("#confirm-ok")),
+		clickWhenThere("#confirm-ok"),
 	}
+}
+
+// clickWhenThere clicks the element selector names as soon as the page shows it. The page redraws what changed
+// (switching the person redraws the channel), so a node found a moment ago may be gone by the time a click is
+// sent by node id; a click in the page itself always hits the current node.
+func clickWhenThere(selector string) chromedp.Action[chromedp.Void] {
+	return chromedp.Action[chromedp.Void](func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		js := `(() => { const b = document.querySelector(` + strconv.Quote(selector) + `);
+			if (!b || b.offsetParent === null || b.disabled) return false; b.click(); return true; })()`
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ok, err := chromedp.Evaluate[bool](js)(ctx, t)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			if ok {
+				return chromedp.Void{}, nil
+			}
+			if time.Now().After(deadline) {
+				return chromedp.Void{}, fmt.Errorf("%s never appeared", selector)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
 }
 
 // A fresh demo has no messages yet: the page must still draw the tenant panel and the people, say the channel is
@@ -553,8 +577,7 @@ func TestBrowserDenyAsksForReason(t *testing.T) {
 		typeCommand("/signout user "+graphtest.UPNLester),
 		chromedp.WaitVisible(deny),
 		as("UBOB"),
-		chromedp.WaitVisible(deny),
-		chromedp.Click(deny),
+		clickWhenThere(`button.action[data-action="deny"]`),
 		chromedp.WaitVisible(chromedp.CSS("#deny-reason")),
 		chromedp.Click(chromedp.CSS("#deny-back")),
 		chromedp.WaitNotVisible(chromedp.CSS("#deny")),
@@ -566,7 +589,7 @@ func TestBrowserDenyAsksForReason(t *testing.T) {
 	}
 	const reason = "wrong user: the ticket names <Lara> & not Lester"
 	if err := chromedp.Do(ctx, steps(
-		chromedp.Click(deny),
+		clickWhenThere(`button.action[data-action="deny"]`),
 		chromedp.WaitVisible(chromedp.CSS("#deny-reason")),
 		chromedp.SendKeys(chromedp.CSS("#deny-reason"), reason),
 		chromedp.Click(chromedp.CSS("#deny-ok")),
