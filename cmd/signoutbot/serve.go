@@ -23,6 +23,8 @@ import (
 	slackbot "github.com/signoutbot/signoutbot/bot/slack"
 	"github.com/signoutbot/signoutbot/bot/teams"
 	"github.com/signoutbot/signoutbot/graph"
+	"github.com/signoutbot/signoutbot/store"
+	"github.com/signoutbot/signoutbot/store/postgres"
 	"github.com/signoutbot/signoutbot/store/sqlite"
 )
 
@@ -58,7 +60,7 @@ Graph credentials come from the AZURE_* variables; with SIGNOUTBOT_GRAPH_URL poi
 	}
 	ef := envFlag{fs: cmd.Flags(), env: os.Getenv}
 	ef.str(&c.listen, "listen", "SIGNOUTBOT_LISTEN", "127.0.0.1:8080", "HTTP address for Slack's requests and /healthz")
-	ef.str(&c.db, "db", "SIGNOUTBOT_DB", "signoutbot.db", "SQLite database file")
+	ef.str(&c.db, "db", "SIGNOUTBOT_DB", "signoutbot.db", "SQLite database file, or a postgres:// URL")
 	ef.str(&c.admins, "admins", "SIGNOUTBOT_ADMINS", "", "Slack user ids (U…) and user group ids (S…) allowed to request and approve")
 	ef.str(&c.adminGroup, "admin-group", "SIGNOUTBOT_ADMIN_GROUP", "", "Entra group (name or id) admins must also belong to, matched by their Slack e-mail")
 	ef.str(&c.identities, "identities", "SIGNOUTBOT_IDENTITIES", "", "Slack user id = Entra UPN or object id, comma separated, for workspaces whose profile e-mails are not vouched for by SSO")
@@ -210,7 +212,7 @@ func runServe(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, c.db)
+	st, err := openStore(ctx, c.db)
 	if err != nil {
 		return err
 	}
@@ -390,4 +392,21 @@ func crossCheckSetting(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// openStore opens SIGNOUTBOT_DB: a postgres:// URL selects PostgreSQL (several replicas share one database);
+// anything else is a SQLite file.
+func openStore(ctx context.Context, db string) (store.Store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		st, err := postgres.Open(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("SIGNOUTBOT_DB: %w", err)
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("SIGNOUTBOT_DB: %w", err)
+	}
+	return st, nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signoutbot/signoutbot/bot/teams/fakeconnector"
 	"github.com/signoutbot/signoutbot/graph/graphtest"
@@ -134,5 +135,28 @@ func TestServeRefusesBadTeamsConfiguration(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// SIGNOUTBOT_DB selects the backend: a postgres:// URL is PostgreSQL (an unreachable one fails naming the
+// setting), anything else a SQLite file.
+func TestOpenStoreChoosesTheBackend(t *testing.T) {
+	ctx := context.Background()
+	st, err := openStore(ctx, filepath.Join(t.TempDir(), "bot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := openStore(cctx, "postgres://postgres@"+addr+"/postgres?sslmode=disable&connect_timeout=2"); err == nil ||
+		!strings.Contains(err.Error(), "SIGNOUTBOT_DB") {
+		t.Errorf("an unreachable PostgreSQL: %v", err)
 	}
 }
