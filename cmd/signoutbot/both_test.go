@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -48,43 +47,16 @@ func TestServeSlackAndTeamsTogether(t *testing.T) {
 	fs.AddUser(fakeslack.User{ID: "USUE", Name: "sue", Email: "sue@contoso.com", TZ: "UTC"})
 	tim, _ := tenant.User("tim@contoso.com")
 	tom, _ := tenant.User("tom@contoso.com")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	dbPath := filepath.Join(t.TempDir(), "bot.db")
-	for k, v := range map[string]string{
-		"SIGNOUTBOT_LISTEN": addr, "SIGNOUTBOT_DB": dbPath, "SIGNOUTBOT_PROTECTED": "Break Glass",
+	base := serveFor(t, map[string]string{
+		"SIGNOUTBOT_DB": dbPath, "SIGNOUTBOT_PROTECTED": "Break Glass",
 		"SIGNOUTBOT_GRAPH_URL": tenant.GraphURL(), "SIGNOUTBOT_GRAPH_CA": ca,
 		"SLACK_SIGNING_SECRET": "shh", "SLACK_BOT_TOKEN": "xoxb-both", "SLACK_API_URL": fs.APIURL(), "SIGNOUTBOT_ADMINS": "USAM,USUE",
 		"MICROSOFT_APP_ID": appID, "MICROSOFT_APP_PASSWORD": "s3cret", "MICROSOFT_APP_TENANT_ID": tenantID,
 		"SIGNOUTBOT_TEAMS_ADMINS": tim.ID + "," + tom.ID, "SIGNOUTBOT_TEAMS_OPENID_URL": fc.OpenIDURL(),
 		"SIGNOUTBOT_TEAMS_AUTHORITY_HOST": fc.AuthorityHost(), "SIGNOUTBOT_TEAMS_CA": fcCA,
-	} {
-		t.Setenv(k, v)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	root := newRoot()
-	root.SetArgs([]string{"serve"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
 	})
-	base := "http://" + addr
-	waitUntil(t, "healthz", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	ctx := context.Background()
 	slackPost := func(path string, form url.Values) {
 		body := form.Encode()
 		ts := strconv.FormatInt(time.Now().Unix(), 10)

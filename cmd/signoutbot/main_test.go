@@ -159,43 +159,12 @@ func TestServeAgainstSimulatedTenantAndFakeSlack(t *testing.T) {
 	fs := fakeslack.New("xoxb-serve")
 	t.Cleanup(fs.Close)
 	fs.AddUser(fakeslack.User{ID: "UALICE", Name: "alice", RealName: "Alice", TZ: "Europe/Paris"})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	for _, k := range allSettings {
-		t.Setenv(k, "")
-	}
-	for k, v := range map[string]string{
-		"SIGNOUTBOT_LISTEN": addr, "SIGNOUTBOT_DB": filepath.Join(t.TempDir(), "bot.db"), "SIGNOUTBOT_ADMINS": "UALICE,UBOB",
+	base := serveFor(t, map[string]string{
+		"SIGNOUTBOT_DB": filepath.Join(t.TempDir(), "bot.db"), "SIGNOUTBOT_ADMINS": "UALICE,UBOB",
 		"SIGNOUTBOT_PROTECTED": "Break Glass", "SIGNOUTBOT_GRAPH_URL": tenant.GraphURL(), "SIGNOUTBOT_GRAPH_CA": ca,
 		"SLACK_SIGNING_SECRET": "shh", "SLACK_BOT_TOKEN": "xoxb-serve", "SLACK_API_URL": fs.APIURL(),
 		// Alice's Slack profile has no e-mail: the explicit mapping binds her to an Entra user.
 		"SIGNOUTBOT_IDENTITIES": "UALICE=adele@contoso.com",
-	} {
-		t.Setenv(k, v)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	root := newRoot()
-	root.SetArgs([]string{"serve"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	base := "http://" + addr
-	waitUntil(t, "healthz", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
 	})
 	body := url.Values{"command": {"/signout"}, "text": {"group Test"}, "user_id": {"UALICE"}, "user_name": {"alice"},
 		"channel_id": {"C1"}, "trigger_id": {"t1"}}.Encode()
@@ -254,4 +223,47 @@ func startTenant(t *testing.T) (*graphtest.Server, string) {
 		t.Fatal(err)
 	}
 	return tenant, ca
+}
+
+// serveFor runs `signoutbot serve` (with args) on the settings in env until the test ends: every other setting is
+// cleared, SIGNOUTBOT_LISTEN defaults to a free loopback port, and SIGNOUTBOT_DB to a fresh file. It returns the
+// base URL once /healthz answers.
+func serveFor(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	clearSettings(t)
+	if env["SIGNOUTBOT_LISTEN"] == "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		env["SIGNOUTBOT_LISTEN"] = ln.Addr().String()
+		ln.Close()
+	}
+	if env["SIGNOUTBOT_DB"] == "" {
+		env["SIGNOUTBOT_DB"] = filepath.Join(t.TempDir(), "bot.db")
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	root := newRoot()
+	root.SetArgs(append([]string{"serve"}, args...))
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	base := "http://" + env["SIGNOUTBOT_LISTEN"]
+	waitUntil(t, "healthz", func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return base
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -68,42 +67,11 @@ func TestServeChecksWorkspaceAndApp(t *testing.T) {
 	fs := fakeslack.New("xoxb-serve")
 	t.Cleanup(fs.Close)
 	fs.AddUser(fakeslack.User{ID: "UALICE", Name: "alice", RealName: "Alice", TZ: "Europe/Paris"})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	for _, k := range append(allSettings, slackSettings...) {
-		t.Setenv(k, "")
-	}
-	for k, v := range map[string]string{
-		"SIGNOUTBOT_LISTEN": addr, "SIGNOUTBOT_DB": filepath.Join(t.TempDir(), "bot.db"), "SIGNOUTBOT_ADMINS": "UALICE,UBOB",
+	base := serveFor(t, map[string]string{
+		"SIGNOUTBOT_DB": filepath.Join(t.TempDir(), "bot.db"), "SIGNOUTBOT_ADMINS": "UALICE,UBOB",
 		"SIGNOUTBOT_GRAPH_URL": tenant.GraphURL(), "SIGNOUTBOT_GRAPH_CA": ca,
 		"SLACK_SIGNING_SECRET": "shh", "SLACK_BOT_TOKEN": "xoxb-serve", "SLACK_API_URL": fs.APIURL(), "SLACK_TEAM_ID": "T9",
-	} {
-		t.Setenv(k, v)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	root := newRoot()
-	root.SetArgs([]string{"serve", "--slack-app-id", "A9"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	base := "http://" + addr
-	waitUntil(t, "healthz", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	}, "--slack-app-id", "A9")
 	post := func(teamID, appID string) int {
 		t.Helper()
 		body := url.Values{"command": {"/signout"}, "text": {"help"}, "user_id": {"UALICE"}, "user_name": {"alice"},

@@ -38,41 +38,14 @@ func TestServeForTeamsAlone(t *testing.T) {
 	}
 	alice := tenant.AddUser(graphtest.User{UserPrincipalName: "alice@contoso.com", DisplayName: "Alice", UserType: "Member", AccountEnabled: true})
 	bob := tenant.AddUser(graphtest.User{UserPrincipalName: "bob@contoso.com", DisplayName: "Bob", UserType: "Member", AccountEnabled: true})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	for k, v := range map[string]string{
-		"SIGNOUTBOT_LISTEN": addr, "SIGNOUTBOT_DB": filepath.Join(t.TempDir(), "bot.db"), "SIGNOUTBOT_PROTECTED": "Break Glass",
+	base := serveFor(t, map[string]string{
+		"SIGNOUTBOT_DB": filepath.Join(t.TempDir(), "bot.db"), "SIGNOUTBOT_PROTECTED": "Break Glass",
 		"SIGNOUTBOT_GRAPH_URL": tenant.GraphURL(), "SIGNOUTBOT_GRAPH_CA": ca,
 		"MICROSOFT_APP_ID": appID, "MICROSOFT_APP_PASSWORD": "s3cret", "MICROSOFT_APP_TENANT_ID": tenantID,
 		"SIGNOUTBOT_TEAMS_ADMINS": alice.ID + "," + bob.ID, "SIGNOUTBOT_TEAMS_OPENID_URL": fc.OpenIDURL(),
 		"SIGNOUTBOT_TEAMS_AUTHORITY_HOST": fc.AuthorityHost(), "SIGNOUTBOT_TEAMS_CA": fcCA,
-	} {
-		t.Setenv(k, v)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	root := newRoot()
-	root.SetArgs([]string{"serve"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
 	})
-	base := "http://" + addr
-	waitUntil(t, "healthz", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	ctx := context.Background()
 	const channel = "19:ops@thread.tacv2"
 	act := fakeconnector.Activity{Type: "message", ID: "1001", ServiceURL: fc.ServiceURL(), ChannelID: "msteams",
 		From:         &fakeconnector.Account{ID: "29:alice", Name: "Alice", AADObjectID: alice.ID},
