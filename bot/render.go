@@ -3,7 +3,9 @@ package bot
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -669,4 +671,220 @@ func capital(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// A large request's thread reports counts, not names: above countsAbove users in scope, per-user lists would run
+// to hundreds of messages nobody reads (a 100,000-user run confirms 20 users a second for 83 minutes). Its
+// per-user news is posted as digests: confirmations counted, failures and the rest grouped by reason with a
+// few names, at most one digest per countsEvery of events or per countsShare percent of the scope, whichever
+// is rarer, so such a run posts a few dozen messages in all. Requests up to countsAbove users keep their
+// per-user lines.
+const (
+	countsAbove  = 50
+	countsEvery  = 30 * time.Second
+	countsShare  = 10 // percent
+	reasonSample = 3  // names shown beside a reason
+)
+
+// countsShareOf is how many users' news make countsShare percent of a scope of n (at least 1).
+func countsShareOf(n int) int { return max(1, (n*countsShare+99)/100) }
+
+// tally is what a large request's thread has reported up to some point of the audit log.
+type tally struct {
+	confirmed int // confirmed from Graph (sessions invalid, or access tokens expired when confirmed late)
+	settled   int // users this tenant can sign out (guests aside) with a last word: confirmed, failed, not confirmed
+}
+
+// userNews is what a per-user event tells a large request's thread ("": nothing; a revocation itself is only
+// counted on the card).
+func userNews(ev store.Event) revocation.NoticeKind {
+	switch store.TargetStatus(ev.Type) {
+	case store.TargetFailed:
+		return revocation.NoticeFailed
+	case store.TargetExcluded:
+		return revocation.NoticeExcluded
+	case store.TargetSessionsInvalid, store.TargetTokensExpired:
+		return revocation.NoticeConfirmed
+	case store.TargetUnconfirmed:
+		return revocation.NoticeUnconfirmed
+	}
+	return ""
+}
+
+// count adds one user's news to the tally.
+func (c *tally) count(kind revocation.NoticeKind, t store.Target) {
+	if kind == revocation.NoticeConfirmed {
+		c.confirmed++
+	}
+	if !t.Guest && (kind == revocation.NoticeConfirmed || kind == revocation.NoticeFailed || kind == revocation.NoticeUnconfirmed) {
+		c.settled++
+	}
+}
+
+// digest is the per-user news of one stretch of a large request's audit log, posted as one message.
+type digest struct {
+	end                 int64 // the last event it covers
+	firstAt, lastNewsAt time.Time
+	news                int // per-user events with something to say
+	counts              tally
+	groups              []*reasonGroup // failures and the rest, by kind and reason, in order of first appearance
+	byKey               map[string]*reasonGroup
+}
+
+// reasonGroup is the users of a digest who share one outcome and one reason.
+type reasonGroup struct {
+	kind   revocation.NoticeKind
+	reason string
+	n      int
+	sample []store.Target
+}
+
+func (d *digest) add(kind revocation.NoticeKind, t store.Target, ev store.Event) {
+	if d.news == 0 {
+		d.firstAt = ev.At
+	}
+	d.news++
+	d.end, d.lastNewsAt = ev.Seq, ev.At
+	d.counts.count(kind, t)
+	if kind == revocation.NoticeConfirmed {
+		return
+	}
+	reason := reasonOf(t.Detail)
+	key := string(kind) + "\x00" + reason
+	g, ok := d.byKey[key]
+	if !ok {
+		if d.byKey == nil {
+			d.byKey = make(map[string]*reasonGroup)
+		}
+		g = &reasonGroup{kind: kind, reason: reason}
+		d.byKey[key] = g
+		d.groups = append(d.groups, g)
+	}
+	g.n++
+	if len(g.sample) < reasonSample {
+		g.sample = append(g.sample, t)
+	}
+}
+
+// closes reports whether the digest has grown enough to be posted while more news keeps coming: countsShare
+// percent of the scope (share users), spread over countsEvery of events.
+func (d *digest) closes(share int, at time.Time) bool {
+	return d.news >= share && at.Sub(d.firstAt) >= countsEvery
+}
+
+// ready reports whether the last digest of what the log holds is to be posted now rather than wait for more:
+// it is big enough (closes), or the news has paused for countsEvery (a verification back-off, a blocked run),
+// or no more per-user news is coming (nobody pending or being confirmed).
+func (d *digest) ready(share int, now time.Time, quiet bool) bool {
+	return quiet || d.closes(share, now) || now.Sub(d.lastNewsAt) >= countsEvery
+}
+
+// wake is when a digest that is not ready will be, if no more news comes.
+func (d *digest) wake(share int) time.Time {
+	at := d.lastNewsAt.Add(countsEvery)
+	if d.news >= share && d.firstAt.Add(countsEvery).Before(at) {
+		at = d.firstAt.Add(countsEvery)
+	}
+	return at
+}
+
+// message renders the digest. before is what the thread reported until it; users is how many users this tenant
+// can sign out (guests and excluded aside), so "to go" is those without a last word yet.
+func (d *digest) message(before tally, users int) Message {
+	var lines []string
+	if n := d.counts.confirmed; n > 0 {
+		line := fmt.Sprintf("✅ %s confirmed from Graph (sessions invalid)", thousands(n))
+		if before.confirmed > 0 {
+			line = fmt.Sprintf("✅ %s more confirmed from Graph", thousands(n))
+		}
+		confirmed := before.confirmed + n
+		switch toGo := users - before.settled - d.counts.settled; {
+		case toGo > 0:
+			line += fmt.Sprintf(", %s to go", thousands(toGo))
+		case confirmed >= users:
+			line += fmt.Sprintf(": all %s confirmed", thousands(users))
+		default:
+			line += fmt.Sprintf(", none to go (%s of %s confirmed)", thousands(confirmed), thousands(users))
+		}
+		lines = append(lines, line)
+	}
+	for _, g := range d.groups {
+		var head string
+		switch g.kind {
+		case revocation.NoticeFailed:
+			head = fmt.Sprintf("❌ %s failed", thousands(g.n))
+		case revocation.NoticeUnconfirmed:
+			head = fmt.Sprintf("⚠️ %s revoked but not confirmed from Graph", thousands(g.n))
+		default:
+			head = fmt.Sprintf("🛡️ %s left alone", thousands(g.n))
+		}
+		names := make([]string, len(g.sample))
+		for i, t := range g.sample {
+			names[i] = "`" + Literal(t.UPN) + "`"
+		}
+		eg := ""
+		if g.n > len(g.sample) {
+			eg = "e.g. "
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s (%s%s)", head, g.reason, eg, strings.Join(names, ", ")))
+	}
+	return textMessage(strings.Join(lines, "\n"))
+}
+
+// Timestamps and object ids make each user's detail unique; without them users group by what went wrong.
+var (
+	reasonTime = regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
+	reasonID   = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
+)
+
+// reasonOf is a user's detail as a reason many users share.
+func reasonOf(detail string) string {
+	if detail == "" {
+		return "no reason given"
+	}
+	return reasonID.ReplaceAllString(reasonTime.ReplaceAllString(detail, "…"), "…")
+}
+
+// thousands writes n with thousands separators: 4,200.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	start := 0
+	if n < 0 {
+		start = 1
+	}
+	for i := len(s) - 3; i > start; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// scopeNotice stands in for the scope list of a large request: how many users are in scope, where every
+// user's outcome can be read, and the first countsAbove of them by display name.
+func scopeNotice(req store.Request, scope []store.Target) Message {
+	o := outcomeOf(scope)
+	var b strings.Builder
+	fmt.Fprintf(&b, "*Scope: %s*", pluralCount(o.inScope, "user"))
+	if o.excluded > 0 {
+		fmt.Fprintf(&b, " (and %s excluded)", thousands(o.excluded))
+	}
+	fmt.Fprintf(&b, " — too many to name here, so this thread counts them. Once the run starts, the audit log has a line "+
+		"for every user's outcome: `signoutbot audit export --request %s`.", req.ID)
+	sorted := sortedTargets(scope)
+	fmt.Fprintf(&b, "\nThe first %d by display name:", min(countsAbove, len(sorted)))
+	for _, t := range sorted[:min(countsAbove, len(sorted))] {
+		line := "\n• " + label(t) + targetNote(t)
+		if t.Status == store.TargetExcluded {
+			line += " — excluded: " + t.Detail
+		}
+		b.WriteString(line)
+	}
+	return textMessage(b.String())
+}
+
+// pluralCount is plural with a thousands separator: "12,345 users".
+func pluralCount(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return thousands(n) + " " + word + "s"
 }

@@ -31,8 +31,9 @@ func threadCursor(requestID string) string { return "thread:" + requestID }
 // threadState is one request's thread flusher: mu serialises flushes so each event is posted once and in order;
 // kicks that arrive during a flush fold into one more pass.
 type threadState struct {
-	mu   sync.Mutex
-	fold folding
+	mu     sync.Mutex
+	fold   folding
+	counts *countState // a large request's digests between flushes (guarded by mu)
 }
 
 func (a *App) thread(id string) *threadState {
@@ -100,6 +101,7 @@ type threadPost struct {
 	msg      Message
 	minSeq   int64
 	listPart int
+	end      int64 // a large request's post reports every event after the previous one up to here
 }
 
 func (a *App) postThread(ctx context.Context, id string) error {
@@ -124,6 +126,10 @@ func (a *App) postThread(ctx context.Context, id string) error {
 		return err
 	}
 	for {
+		if cs := st.counts; cs != nil && cs.cursor == cursor {
+			// A large request whose log this process has read beyond the cursor: read on from there.
+			return a.postCounts(ctx, st, req, m, cursor, listed, nil, nil)
+		}
 		events, err := a.Store.EventsAfter(ctx, id, cursor, threadPage)
 		if err != nil {
 			return err
@@ -139,6 +145,9 @@ func (a *App) postThread(ctx context.Context, id string) error {
 		targets, err := a.Store.Targets(ctx, id)
 		if err != nil {
 			return err
+		}
+		if len(targets) > countsAbove {
+			return a.postCounts(ctx, st, req, m, cursor, listed, targets, events)
 		}
 		posts := threadPosts(req, events, targets, int(listed))
 		for i, p := range posts {
@@ -281,4 +290,258 @@ func threadPosts(req store.Request, events []store.Event, scope []store.Target, 
 		}
 	}
 	return out
+}
+
+// countState is a large request's thread (see countsAbove) between flushes: the tally of what it has reported
+// up to its cursor, and the digest of the news after it not posted yet, so that a flush reads only the events
+// that are new. All of it comes from the audit log: after a restart or a failed reply it is built again from
+// there (countsAt), so it can be lost at any time.
+type countState struct {
+	cursor  int64   // the thread cursor it is in step with
+	read    int64   // the events up to here are in through or open
+	through tally   // reported by the posts up to cursor
+	open    *digest // news after cursor, not posted yet (nil: none)
+	share   int     // countsShare of the scope, in users
+	wakeAt  time.Time
+}
+
+// postCounts posts a large request's thread: each post is a digest of the per-user news since the previous
+// post, or a request-level event, or the scope notice, and covers a contiguous stretch of the audit log that
+// starts right after the cursor; the cursor moves to its end once it is posted. So a crash between posting and
+// moving the cursor repeats that one post, and every count is posted, once, in order. events is the first
+// page after cursor, read before targets (both nil when this process has read the log beyond cursor).
+func (a *App) postCounts(ctx context.Context, st *threadState, req store.Request, m Messenger, cursor, listed int64,
+	targets []store.Target, events []store.Event) error {
+	id := req.ID
+	name, listName, nextName := threadCursor(id), threadCursor(id)+":list", threadCursor(id)+":next"
+	// A user's reason is their target's detail, read after the events that report it.
+	byID := make(map[string]store.Target, len(targets))
+	index := func() {
+		for _, t := range targets {
+			byID[t.UserID] = t
+		}
+	}
+	index()
+	cs := st.counts
+	st.counts = nil // kept only if this flush goes through: a failed one leaves the stretch to be read again
+	if cs == nil || cs.cursor != cursor {
+		through, err := a.countsAt(ctx, id, cursor, byID)
+		if err != nil {
+			return err
+		}
+		cs = &countState{cursor: cursor, read: cursor, through: through, share: countsShareOf(len(targets))}
+	}
+	if len(events) > 0 && events[0].Seq <= cs.read {
+		events = nil // the memo has read them already; read on from cs.read below
+	}
+	// Where the post being made when the last flush stopped ends. A digest's end depends on when it was posted
+	// (the trailing one goes when the news pauses), so after a lost answer the same stretch is cut at the same
+	// place: the repeat is the same message, and no count is posted twice in two different ones.
+	pin, err := a.Store.Cursor(ctx, nextName)
+	if err != nil {
+		return err
+	}
+	share := cs.share
+	post := func(p threadPost) error {
+		if err := a.Store.AdvanceCursor(ctx, nextName, p.end); err != nil {
+			return err
+		}
+		cctx, cancel := a.chatContext(ctx)
+		_, err := m.Reply(cctx, req.Message, p.msg)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("reply in thread: %w", err)
+		}
+		if p.listPart > 0 {
+			if err := a.Store.AdvanceCursor(ctx, listName, int64(p.listPart)); err != nil {
+				return err
+			}
+		}
+		if err := a.Store.AdvanceCursor(ctx, name, p.end); err != nil {
+			return err
+		}
+		cs.cursor = p.end
+		return nil
+	}
+	for {
+		if len(events) == 0 {
+			var err error
+			if events, err = a.Store.EventsAfter(ctx, id, cs.read, threadPage); err != nil {
+				return err
+			}
+			if len(events) == 0 {
+				break
+			}
+			// The state read after the events is at least as new as they are (see postThread).
+			if req, err = a.Store.GetRequest(ctx, id); err != nil {
+				return err
+			}
+			if targets, err = a.Store.Targets(ctx, id); err != nil {
+				return err
+			}
+			index()
+		}
+		for _, p := range cs.feed(req, events, byID, targets, listed, share, pin) {
+			if err := post(p); err != nil {
+				return err
+			}
+		}
+		events = nil
+		if cs.open == nil && cs.read > cs.cursor {
+			// Nothing in the stretch to say (revocations, approvals): done with it.
+			if err := a.Store.AdvanceCursor(ctx, name, cs.read); err != nil {
+				return err
+			}
+			cs.cursor = cs.read
+		}
+	}
+	if d := cs.open; d != nil {
+		if targets == nil { // no new events: whether to post now depends on the state now
+			if targets, err = a.Store.Targets(ctx, id); err != nil {
+				return err
+			}
+		}
+		now := a.now()
+		if d.ready(share, now, settled(targets)) {
+			if err := post(threadPost{msg: d.message(cs.through, signOutable(targets)), end: d.end}); err != nil {
+				return err
+			}
+			cs.through.confirmed += d.counts.confirmed
+			cs.through.settled += d.counts.settled
+			cs.open = nil
+		} else if wake := d.wake(share); cs.wakeAt.IsZero() || !cs.wakeAt.After(now) || wake.Before(cs.wakeAt) {
+			// Nothing else may flush the thread once the news stops: the timer posts the digest then.
+			if err := a.Store.SetTimer(ctx, store.Timer{Kind: TimerThread, RequestID: id, Due: wake}); err != nil {
+				return err
+			}
+			cs.wakeAt = wake
+		}
+	}
+	st.counts = cs
+	return nil
+}
+
+// feed turns events (in order, after cs.read) into the posts they make; the per-user news after the last of
+// them stays in cs.open. A post was cut at pin before (see postCounts): it is cut there again.
+func (cs *countState) feed(req store.Request, events []store.Event, byID map[string]store.Target, scope []store.Target,
+	listed int64, share int, pin int64) []threadPost {
+	var out []threadPost
+	users := signOutable(scope)
+	flush := func() {
+		if d := cs.open; d != nil {
+			out = append(out, threadPost{msg: d.message(cs.through, users), end: d.end})
+			cs.through.confirmed += d.counts.confirmed
+			cs.through.settled += d.counts.settled
+			cs.open = nil
+		}
+	}
+	for _, ev := range events {
+		cs.read = ev.Seq
+		var msgs []Message
+		listPart := 0
+		switch {
+		case revocation.IsUserEvent(ev):
+			kind := userNews(ev)
+			t, ok := byID[ev.Actor.ID]
+			if kind == "" || !ok {
+				break
+			}
+			if cs.open == nil {
+				cs.open = &digest{}
+			}
+			cs.open.add(kind, t, ev)
+			if cs.open.closes(share, ev.At) || ev.Seq == pin {
+				flush()
+			}
+			continue
+		case ev.Type == store.EventRequested:
+			// Everyone in scope is listed before anyone approves, whatever the size: approvers must be able to
+			// see every name. (A report file will replace the parts for very large scopes.)
+			flush()
+			parts := fullList(scope)
+			for i, msg := range parts {
+				if int64(i) < listed {
+					continue
+				}
+				// Only the last part covers the event: the thread's cursor must not pass it while parts remain,
+				// or a refused part would never be posted.
+				end := ev.Seq - 1
+				if i == len(parts)-1 {
+					end = ev.Seq
+				}
+				out = append(out, threadPost{msg: msg, end: end, listPart: i + 1})
+			}
+			continue
+		default:
+			msgs = requestNews(req, ev, scope)
+		}
+		if len(msgs) == 0 {
+			if cs.open != nil {
+				cs.open.end = ev.Seq // silent: part of the open digest's stretch
+				if ev.Seq == pin {
+					flush()
+				}
+			}
+			continue
+		}
+		flush() // the news before it goes first
+		for _, msg := range msgs {
+			out = append(out, threadPost{msg: msg, end: ev.Seq, listPart: listPart})
+		}
+	}
+	return out
+}
+
+// requestNews is what a request-level event says in the thread, in the same words as a small request's.
+func requestNews(req store.Request, ev store.Event, scope []store.Target) []Message {
+	switch ev.Type {
+	case revocation.EventDeadline:
+		return threadNotice(req, revocation.NoticeRevoked, nil, scope)
+	case revocation.EventTokensExpired:
+		return threadNotice(req, revocation.NoticeTokensExpired, nil, scope)
+	}
+	if icon, ok := infoIcon[ev.Type]; ok {
+		return []Message{textMessage(icon + " " + capital(ev.Detail))}
+	}
+	return nil
+}
+
+// countsAt is what a large request's thread reported up to cursor, counted from the audit log (after a restart:
+// once per request).
+func (a *App) countsAt(ctx context.Context, id string, cursor int64, byID map[string]store.Target) (tally, error) {
+	var c tally
+	for after := int64(0); after < cursor; {
+		events, err := a.Store.EventsAfter(ctx, id, after, threadPage)
+		if err != nil || len(events) == 0 {
+			return c, err
+		}
+		for _, ev := range events {
+			if ev.Seq > cursor {
+				return c, nil
+			}
+			if t, ok := byID[ev.Actor.ID]; ok && revocation.IsUserEvent(ev) {
+				if kind := userNews(ev); kind != "" {
+					c.count(kind, t)
+				}
+			}
+		}
+		after = events[len(events)-1].Seq
+	}
+	return c, nil
+}
+
+// signOutable is how many users of a scope this tenant can sign out: neither excluded nor guests.
+func signOutable(scope []store.Target) int {
+	o := outcomeOf(scope)
+	return o.users
+}
+
+// settled reports whether no more per-user news is coming: nobody is pending or waiting to be confirmed.
+func settled(scope []store.Target) bool {
+	for _, t := range scope {
+		if t.Status == store.TargetPending || t.Status == store.TargetRevoked {
+			return false
+		}
+	}
+	return true
 }

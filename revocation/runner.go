@@ -129,6 +129,12 @@ type Runner struct {
 	BlockedBackoff []time.Duration
 	// FlushEvery is how many revocation results are persisted together (default 20).
 	FlushEvery int
+	// ConfirmAfter is how long after its revocation a user is first read back while the run still revokes the
+	// others, so confirmations arrive as the run goes (default 500 ms; negative: read-backs start only once every
+	// revocation is sent). See confirm.go.
+	ConfirmAfter time.Duration
+	// ConfirmEvery is the least time between two read-back passes during a run (default 1 s).
+	ConfirmEvery time.Duration
 	// CrossCheckAfter is how long after a run ends the directory audit log is checked for its revocations (the log
 	// shows entries a few minutes late; default 5 min; negative: never).
 	CrossCheckAfter time.Duration
@@ -141,6 +147,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	blocked map[string]blockState // runs that could not go on, by request id: in memory, as a restart retries anyway
+	passes  map[string]*passLock  // verification passes under way in this process, by request id
 }
 
 type blockState struct {
@@ -262,11 +269,20 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 	default:
 		return r.Store.DeleteTimer(ctx, TimerRun, id)
 	}
-	blocked, err := r.revokePending(ctx, req)
+	// Users are read back while the run still revokes others (confirm.go); the confirmer stops with the run.
+	c := r.startConfirming(ctx, id)
+	defer c.halt()
+	blocked, err := r.revokePending(ctx, req, c)
 	if err != nil || blocked {
 		return err
 	}
-	return r.revocationsSent(ctx, id)
+	if err := r.revocationsSent(ctx, id); err != nil {
+		return err
+	}
+	// After the deadline is stored, so the thread says "every revocation sent" as soon as it is true; Verify's
+	// timer, due now, fires only once this handler returns (the scheduler runs one handler per request).
+	c.finish()
+	return nil
 }
 
 // lifetime reads the longest access-token lifetime that can apply. It never holds up a revocation: when the
@@ -431,7 +447,8 @@ func (r *Runner) unblock(id string) {
 
 // revokePending sends the pending targets to Graph, persisting results in groups as they arrive. blocked is true
 // when the run cannot go on yet (its retry is scheduled).
-func (r *Runner) revokePending(ctx context.Context, req store.Request) (blocked bool, err error) {
+func (r *Runner) revokePending(ctx context.Context, req store.Request, c *confirmer) (blocked bool, err error) {
+	gen := c.generation()
 	targets, err := r.Store.Targets(ctx, req.ID)
 	if err != nil {
 		return false, err
@@ -447,6 +464,8 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request) (blocked 
 	byID := make(map[string]store.Target)
 	var ids []string
 	var guarded []store.Target
+	// Revoked by an earlier attempt of this run (a crash, a restart): read back at once.
+	c.add(targets, 0, gen)
 	for _, t := range targets {
 		if t.Status != store.TargetPending {
 			continue
@@ -474,11 +493,11 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request) (blocked 
 	if len(ids) == 0 {
 		return false, nil
 	}
-	return false, r.send(ctx, req, ids, byID)
+	return false, r.send(ctx, req, ids, byID, c)
 }
 
-// send revokes ids through Graph and persists each result as it arrives.
-func (r *Runner) send(ctx context.Context, req store.Request, ids []string, byID map[string]store.Target) error {
+// send revokes ids through Graph and persists each result as it arrives; c reads the revoked ones back.
+func (r *Runner) send(ctx context.Context, req store.Request, ids []string, byID map[string]store.Target, c *confirmer) error {
 	flush := r.FlushEvery
 	if flush <= 0 {
 		flush = 20
@@ -497,9 +516,11 @@ func (r *Runner) send(ctx context.Context, req store.Request, ids []string, byID
 		if len(batch) == 0 {
 			return nil
 		}
+		gen := c.generation()
 		if err := r.Store.UpdateTargets(context.WithoutCancel(ctx), batch, events...); err != nil {
 			return fmt.Errorf("run %s: persist results: %w", req.ID, err)
 		}
+		c.add(batch, r.confirmAfter(), gen)
 		r.notify(ctx, Notice{Kind: NoticeProgress, RequestID: req.ID})
 		if failed {
 			r.notify(ctx, Notice{Kind: NoticeFailed, RequestID: req.ID})

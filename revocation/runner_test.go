@@ -49,9 +49,17 @@ type fixture struct {
 	notices *notices
 }
 
-func newFixture(t *testing.T, opts graphtest.Options, protected ...string) *fixture {
+func newFixture(t testing.TB, opts graphtest.Options, protected ...string) *fixture {
 	t.Helper()
-	tenant, dir := tenanttest.Start(t, opts, graph.Config{})
+	return newFixtureWith(t, opts, graph.Config{}, protected...)
+}
+
+// newFixtureWith is newFixture with the Graph client configured by cfg. Its runner reads users back only once
+// every revocation is sent (ConfirmAfter -1), so tests of what a run stores see every user "revoked" after Run;
+// the tests of confirmations during the run (confirm_test.go) turn them on.
+func newFixtureWith(t testing.TB, opts graphtest.Options, cfg graph.Config, protected ...string) *fixture {
+	t.Helper()
+	tenant, dir := tenanttest.Start(t, opts, cfg)
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
@@ -63,12 +71,13 @@ func newFixture(t *testing.T, opts graphtest.Options, protected ...string) *fixt
 		t.Fatal(err)
 	}
 	f.runner = &revocation.Runner{Store: st, Dir: dir, Protection: prot, Clock: f.clk,
-		Notifier: f.notices, Owner: "test", Log: slog.New(slog.DiscardHandler), VerifyBackoff: []time.Duration{10 * time.Second}}
+		Notifier: f.notices, Owner: "test", Log: slog.New(slog.DiscardHandler), VerifyBackoff: []time.Duration{10 * time.Second},
+		ConfirmAfter: -1}
 	return f
 }
 
 // approved stores an approved request for the given users, as the approvals flow leaves it.
-func (f *fixture) approved(t *testing.T, upns ...string) store.Request {
+func (f *fixture) approved(t testing.TB, upns ...string) store.Request {
 	t.Helper()
 	var targets []store.Target
 	for i, upn := range upns {
@@ -89,7 +98,7 @@ func (f *fixture) approved(t *testing.T, upns ...string) store.Request {
 	return r
 }
 
-func (f *fixture) byUPN(t *testing.T, id string) map[string]store.Target {
+func (f *fixture) byUPN(t testing.TB, id string) map[string]store.Target {
 	t.Helper()
 	ts, err := f.st.Targets(context.Background(), id)
 	if err != nil {
@@ -102,7 +111,7 @@ func (f *fixture) byUPN(t *testing.T, id string) map[string]store.Target {
 	return out
 }
 
-func (f *fixture) timer(t *testing.T, kind, id string) (time.Time, bool) {
+func (f *fixture) timer(t testing.TB, kind, id string) (time.Time, bool) {
 	t.Helper()
 	due, err := f.st.DueTimers(context.Background(), f.clk.Now().Add(100*time.Hour))
 	if err != nil {

@@ -10,8 +10,10 @@ import (
 	"github.com/signoutbot/signoutbot/store"
 )
 
-// Scheduler fires persisted timers. It is the only place that waits for time to pass, so expiry, verification
-// and deadline notices all survive a restart and all follow the injectable clock.
+// Scheduler fires persisted timers. It is the only place that waits for time to pass between the steps of a
+// request, so expiry, verification and deadline notices all survive a restart and all follow the injectable
+// clock. (A run's confirmer, confirm.go, paces its read-backs in real time, but only while the run itself goes
+// on; what it does not confirm is left to Verify's timer.)
 //
 // Handlers run concurrently, in a bounded pool, one at a time per request: a 100,000-user run holds its own slot
 // for an hour, but a one-user sign-out approved meanwhile, other requests' verification passes, expiries and

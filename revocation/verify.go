@@ -26,6 +26,10 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 		return err
 	}
 	defer release()
+	// A run's confirmer may be reading this request back in this process (Verify called beside the run).
+	pl, unlock := r.lockPasses(id)
+	defer unlock()
+	defer pl.gen.Add(1)
 	req, err := r.Store.GetRequest(ctx, id)
 	if err != nil {
 		return err
@@ -53,51 +57,30 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 		return ctx.Err()
 	}
 	now := r.now()
-	limit := r.maxVerifyPasses()
 	var changed []store.Target
 	var events []store.Event
 	confirmed, failed, unconfirmed, readFailures, remaining, passes := 0, 0, 0, 0, 0, 0
 	var readErr error
 	for _, st := range states {
-		t := targets[idx[st.UserID]]
-		switch {
-		case st.Err != nil:
+		t, v, ev := r.judge(req, targets[idx[st.UserID]], st, now, true)
+		if st.Err != nil {
 			readFailures++
 			readErr = st.Err
-			t.VerifyPasses++
-		case !st.Found:
-			t.Status, t.Detail = store.TargetFailed, "deleted after revocation: cannot confirm"
-			failed++
-		case !st.SessionsValidFrom.IsZero() && !st.SessionsValidFrom.Before(t.GraphRevokedAt):
-			t.Status, t.SessionsValidFrom, t.ConfirmedAt = store.TargetSessionsInvalid, st.SessionsValidFrom, now
-			if !req.TokensExpireAt.IsZero() && !now.Before(req.TokensExpireAt) {
-				// Confirmed only after the deadline notice: the tokens are already past their lifetime.
-				t.Status = store.TargetTokensExpired
-			}
-			confirmed++
-		default:
-			t.SessionsValidFrom = st.SessionsValidFrom
-			t.VerifyPasses++
 		}
-		if t.Status == store.TargetRevoked && t.VerifyPasses >= limit {
-			t.Status, t.Detail = store.TargetUnconfirmed, unconfirmedDetail(t, st)
-			unconfirmed++
-		}
-		t.UpdatedAt = now
 		changed = append(changed, t)
-		switch t.Status {
-		case store.TargetRevoked:
+		switch v {
+		case verdictOpen:
 			remaining++
 			passes = max(passes, t.VerifyPasses)
 			continue // the pass count is stored; the audit log hears of the outcome
-		case store.TargetFailed, store.TargetUnconfirmed:
-			events = append(events, store.Event{At: now, RequestID: id, Type: string(t.Status), Actor: UserActor(t),
-				Detail: t.UPN + ": " + t.Detail})
-		default:
-			events = append(events, store.Event{At: now, RequestID: id, Type: string(t.Status), Actor: UserActor(t),
-				Detail: fmt.Sprintf("%s: signInSessionsValidFromDateTime %s, at or after the revocation (Graph's clock, at least %s)",
-					t.UPN, st.SessionsValidFrom.Format(time.RFC3339), t.GraphRevokedAt.Format(time.RFC3339))})
+		case verdictConfirmed:
+			confirmed++
+		case verdictGone:
+			failed++
+		case verdictGaveUp:
+			unconfirmed++
 		}
+		events = append(events, *ev)
 	}
 	next := r.backoff(passes - 1)
 	if readFailures > 0 {
