@@ -857,34 +857,3 @@ func thousands(n int) string {
 	}
 	return s
 }
-
-// scopeNotice stands in for the scope list of a large request: how many users are in scope, where every
-// user's outcome can be read, and the first countsAbove of them by display name.
-func scopeNotice(req store.Request, scope []store.Target) Message {
-	o := outcomeOf(scope)
-	var b strings.Builder
-	fmt.Fprintf(&b, "*Scope: %s*", pluralCount(o.inScope, "user"))
-	if o.excluded > 0 {
-		fmt.Fprintf(&b, " (and %s excluded)", thousands(o.excluded))
-	}
-	fmt.Fprintf(&b, " — too many to name here, so this thread counts them. Once the run starts, the audit log has a line "+
-		"for every user's outcome: `signoutbot audit export --request %s`.", req.ID)
-	sorted := sortedTargets(scope)
-	fmt.Fprintf(&b, "\nThe first %d by display name:", min(countsAbove, len(sorted)))
-	for _, t := range sorted[:min(countsAbove, len(sorted))] {
-		line := "\n• " + label(t) + targetNote(t)
-		if t.Status == store.TargetExcluded {
-			line += " — excluded: " + t.Detail
-		}
-		b.WriteString(line)
-	}
-	return textMessage(b.String())
-}
-
-// pluralCount is plural with a thousands separator: "12,345 users".
-func pluralCount(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return thousands(n) + " " + word + "s"
-}
