@@ -734,6 +734,9 @@ func humanDuration(d time.Duration) string {
 
 // humanSeconds is a run's length as people say it: "8 min 20 s", "45 s".
 func humanSeconds(d time.Duration) string {
+	if d < time.Second {
+		return "under 1 s"
+	}
 	d = d.Round(time.Second)
 	m, s := d/time.Minute, (d%time.Minute)/time.Second
 	switch {
