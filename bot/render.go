@@ -285,20 +285,17 @@ func (a *App) render(ctx context.Context, req store.Request, targets []store.Tar
 	blocks = append(blocks, Block{Kind: BlockSection, Fields: fields})
 
 	busy := a.busyElsewhere(ctx, req, targets)
-	sorted := sortedTargets(targets)
+	isExcluded := func(t store.Target) bool { return t.Status == store.TargetExcluded }
 	var sample, excluded []string
-	for _, t := range sorted {
-		if t.Status == store.TargetExcluded {
-			excluded = append(excluded, fmt.Sprintf("• %s — %s", label(t), t.Detail))
-			continue
+	for _, t := range firstByName(targets, sampleSize, func(t store.Target) bool { return !isExcluded(t) }) {
+		line := "• " + label(t) + targetNote(t)
+		if other := busy[t.UserID]; other != "" {
+			line += fmt.Sprintf(" — _also in request %s, not finished yet_", other)
 		}
-		if len(sample) < sampleSize {
-			line := "• " + label(t) + targetNote(t)
-			if other := busy[t.UserID]; other != "" {
-				line += fmt.Sprintf(" — _also in request %s, not finished yet_", other)
-			}
-			sample = append(sample, line)
-		}
+		sample = append(sample, line)
+	}
+	for _, t := range firstByName(targets, sampleSize+1, isExcluded) {
+		excluded = append(excluded, fmt.Sprintf("• %s — %s", label(t), t.Detail))
 	}
 	if more := o.inScope - len(sample); more > 0 {
 		sample = append(sample, fmt.Sprintf("…and %d more: the full list of %d is in the thread.", more, len(targets)))
@@ -312,7 +309,7 @@ func (a *App) render(ctx context.Context, req store.Request, targets []store.Tar
 	}
 	if len(excluded) > 0 {
 		if len(excluded) > sampleSize {
-			excluded = append(excluded[:sampleSize], fmt.Sprintf("…and %d more excluded (see the thread).", len(excluded)-sampleSize))
+			excluded = append(excluded[:sampleSize], fmt.Sprintf("…and %d more excluded (see the thread).", o.excluded-sampleSize))
 		}
 		blocks = append(blocks, Block{Kind: BlockSection, Text: "*Excluded*\n" + strings.Join(excluded, "\n")})
 	}
@@ -399,16 +396,44 @@ func (a *App) busyElsewhere(ctx context.Context, req store.Request, targets []st
 	return busy
 }
 
-// sortedTargets orders users as people look for them: by display name, then UPN.
+// byName orders users as people look for them: by display name, then UPN.
+func byName(a, b store.Target) int {
+	if c := strings.Compare(strings.ToLower(displayName(a)), strings.ToLower(displayName(b))); c != 0 {
+		return c
+	}
+	return strings.Compare(strings.ToLower(a.UPN), strings.ToLower(b.UPN))
+}
+
+// sortedTargets is every user in name order, for the lists that show everyone.
 func sortedTargets(targets []store.Target) []store.Target {
 	out := slices.Clone(targets)
-	slices.SortStableFunc(out, func(a, b store.Target) int {
-		if c := strings.Compare(strings.ToLower(displayName(a)), strings.ToLower(displayName(b))); c != 0 {
-			return c
-		}
-		return strings.Compare(strings.ToLower(a.UPN), strings.ToLower(b.UPN))
-	})
+	slices.SortStableFunc(out, byName)
 	return out
+}
+
+// firstByName is the first n users that keep selects, in name order, without sorting the whole scope: the card
+// is redrawn about once a second during a run, and a scope can hold 100,000 users of which it shows ten.
+func firstByName(targets []store.Target, n int, keep func(store.Target) bool) []store.Target {
+	var best []store.Target
+	for _, t := range targets {
+		if !keep(t) {
+			continue
+		}
+		if len(best) == n && byName(t, best[n-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(best, t, func(e, x store.Target) int {
+			if c := byName(e, x); c != 0 {
+				return c
+			}
+			return -1 // equal names: after those already kept, as a stable sort would
+		})
+		best = slices.Insert(best, i, t)
+		if len(best) > n {
+			best = best[:n]
+		}
+	}
+	return best
 }
 
 func displayName(t store.Target) string {
@@ -482,10 +507,9 @@ func finalClaim(req store.Request, targets []store.Target, o outcome) string {
 		s += " " + capital(guestClause(o.guests)) + "."
 	}
 	var rest []string
-	for _, t := range sortedTargets(targets) {
-		if t.Status == store.TargetExcluded || t.Status == store.TargetTokensExpired || t.Guest {
-			continue
-		}
+	for _, t := range firstByName(targets, sampleSize+1, func(t store.Target) bool {
+		return t.Status != store.TargetExcluded && t.Status != store.TargetTokensExpired && !t.Guest
+	}) {
 		if len(rest) == sampleSize {
 			rest = append(rest, "…")
 			break

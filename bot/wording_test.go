@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -203,5 +204,39 @@ func TestPlanStatesItsOwnFinishTime(t *testing.T) {
 		if !strings.Contains(plan, w) {
 			t.Errorf("scheduled plan lacks %q:\n%s", w, plan)
 		}
+	}
+}
+
+// firstByName picks what a full sort would put first, ties and filters included.
+func TestFirstByNameMatchesASort(t *testing.T) {
+	var targets []store.Target
+	for i := range 500 {
+		name := fmt.Sprintf("User %03d", (i*7919)%97) // many equal names: ties must keep their order
+		targets = append(targets, store.Target{UserID: fmt.Sprint(i), DisplayName: name, UPN: fmt.Sprintf("u%d@contoso.com", i%5),
+			Guest: i%3 == 0})
+	}
+	keep := func(t store.Target) bool { return !t.Guest }
+	var want []store.Target
+	for _, x := range sortedTargets(targets) {
+		if keep(x) && len(want) < 11 {
+			want = append(want, x)
+		}
+	}
+	if got := firstByName(targets, 11, keep); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("firstByName =\n%v\nwant\n%v", got, want)
+	}
+}
+
+func BenchmarkCardOf100kUsers(b *testing.B) {
+	a := &App{Log: slog.New(slog.DiscardHandler)}
+	targets := make([]store.Target, 100000)
+	for i := range targets {
+		targets[i] = store.Target{UserID: fmt.Sprint(i), DisplayName: fmt.Sprintf("Wave User %06d", (i*7919)%100000),
+			UPN: fmt.Sprintf("wave.%06d@contoso.com", i), Status: store.TargetRevoked, RevokedAt: time.Now()}
+	}
+	req := store.Request{ID: "RBIG01", Status: store.StatusRunning, Requester: alice}
+	b.ResetTimer()
+	for range b.N {
+		a.render(context.Background(), req, targets)
 	}
 }
