@@ -75,6 +75,11 @@ type App struct {
 	ChatTimeout time.Duration
 	// WriteRate is the pace of revocations (per second), for the plan's estimates.
 	WriteRate float64
+	// Owner names this replica in leases and timer claims; LeaseTTL is how long they last unrenewed (0: 30 s).
+	Owner    string
+	LeaseTTL time.Duration
+	// Files signs the download links of report files and checks them (FileHandler).
+	Files FileLinks
 
 	mu         sync.Mutex
 	messengers map[string]Messenger
@@ -111,7 +116,7 @@ func (a *App) now() time.Time {
 // Scheduler returns the timer loop that drives expiry, runs, verification and deadline notices.
 func (a *App) Scheduler(poll time.Duration) *revocation.Scheduler {
 	return &revocation.Scheduler{
-		Store: a.Store, Clock: a.Clock, Poll: poll, Log: a.Log,
+		Store: a.Store, Clock: a.Clock, Poll: poll, Log: a.Log, Owner: a.Owner, ClaimTTL: a.LeaseTTL,
 		Handlers: map[string]func(context.Context, string) error{
 			TimerExpire:                   a.expire,
 			revocation.TimerRun:           a.Runner.Run,

@@ -11,9 +11,15 @@ import (
 // cardState is one request's card editor: changes that arrive during an edit fold into one more edit, and last
 // (guarded by App.mu) spaces edits out.
 type cardState struct {
-	fold folding
-	last time.Time
+	fold   folding
+	last   time.Time
+	failed int // edits in a row the platform refused (see refresh)
 }
+
+// maxEditRetries bounds how often in a row a refused card edit is tried again: with the default MinEditInterval the
+// pauses (2 s, 4 s, … up to a minute) add up to about four minutes, past any Retry-After Slack or Teams send, and a
+// card whose message is gone is not tried for ever. Any later change of the request tries again.
+const maxEditRetries = 8
 
 // folding is a piece of background work for one request that is never run twice at once: asking for it while it
 // runs makes it run once more afterwards, so bursts of news cost one pass each, never one goroutine each. Its
@@ -66,7 +72,9 @@ func (a *App) Notify(ctx context.Context, n revocation.Notice) {
 
 // refresh re-renders a request's card from the store and edits it in place, in the background. Chat platforms
 // rate-limit edits, so edits of one card are at least MinEditInterval apart and changes that arrive meanwhile
-// are folded into one trailing edit showing the latest state.
+// are folded into one trailing edit showing the latest state. An edit the platform refused (a Retry-After longer
+// than ChatTimeout, an outage) is tried again after a growing pause, so the card ends showing the final state
+// even when the edit that would have shown it failed.
 func (a *App) refresh(ctx context.Context, id string) {
 	a.mu.Lock()
 	if a.cards == nil {
@@ -90,32 +98,52 @@ func (a *App) refresh(ctx context.Context, id string) {
 		st.fold.again = false // this edit shows everything stored until now
 		st.last = time.Now()
 		a.mu.Unlock()
-		a.editCard(ctx, id)
+		ok := a.editCard(ctx, id)
+		a.mu.Lock()
+		if ok {
+			st.failed = 0
+			a.mu.Unlock()
+			return
+		}
+		st.failed++
+		failed := st.failed
+		a.mu.Unlock()
+		if failed > maxEditRetries {
+			return
+		}
+		time.Sleep(min(max(a.MinEditInterval, time.Millisecond)<<failed, time.Minute))
+		a.mu.Lock()
+		st.fold.again = true // the fold runs this work once more: the edit is tried again
+		a.mu.Unlock()
 	})
 }
 
-// editCard renders the stored state of a request onto its card.
-func (a *App) editCard(ctx context.Context, id string) {
+// editCard renders the stored state of a request onto its card. It reports false when the card may show an older
+// state than the store: the store could not be read or the platform refused the edit.
+func (a *App) editCard(ctx context.Context, id string) bool {
 	req, err := a.Store.GetRequest(ctx, id)
 	if err != nil {
 		a.Log.Error("refresh", "request", id, "err", err)
-		return
+		return false
 	}
 	m, ok := a.messenger(req.Message.Platform)
 	if !ok || req.Message.ID == "" {
-		return
+		return true
 	}
-	targets, err := a.Store.Targets(ctx, id)
+	// Counts and a sample, never the whole scope: the card is redrawn about once a second during a run.
+	v, err := a.storedView(ctx, req)
 	if err != nil {
 		a.Log.Error("refresh targets", "request", id, "err", err)
-		return
+		return false
 	}
-	msg := a.render(ctx, req, targets)
+	msg := a.renderView(ctx, req, v)
 	cctx, cancel := a.chatContext(ctx)
 	defer cancel()
 	if err := m.Update(cctx, req.Message, msg); err != nil {
 		a.Log.Warn("update message", "request", id, "err", err)
+		return false
 	}
+	return true
 }
 
 // Card renders a request's card from the store as it stands now: what a platform that answers a click with the
@@ -125,9 +153,9 @@ func (a *App) Card(ctx context.Context, id string) (Message, store.Request, erro
 	if err != nil {
 		return Message{}, store.Request{}, err
 	}
-	targets, err := a.Store.Targets(ctx, id)
+	v, err := a.storedView(ctx, req)
 	if err != nil {
 		return Message{}, store.Request{}, err
 	}
-	return a.render(ctx, req, targets), req, nil
+	return a.renderView(ctx, req, v), req, nil
 }

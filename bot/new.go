@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
@@ -31,8 +32,11 @@ type Config struct {
 	Policy     approvals.Policy
 	Clock      clock.Clock
 	Log        *slog.Logger
-	// Owner names this process in work leases (default hostname:pid).
+	// Owner names this process in work leases and timer claims (default hostname:pid:random, unique per start).
 	Owner string
+	// LeaseTTL is how long a replica's lease on a request's work, and its claim on a due timer, last unrenewed:
+	// how soon another replica takes over from one that died (SIGNOUTBOT_LEASE_TTL, default 30 s).
+	LeaseTTL time.Duration
 	// VerifyBackoff and MaxVerifyPasses tune the runner (see revocation.Runner).
 	VerifyBackoff   []time.Duration
 	MaxVerifyPasses int
@@ -48,6 +52,12 @@ type Config struct {
 	// CrossCheckAfter: when the directory audit log is checked after a run (SIGNOUTBOT_AUDIT_CROSSCHECK; default
 	// 5 min, negative: never).
 	CrossCheckAfter time.Duration
+	// FileKey signs report download links (SIGNOUTBOT_FILE_KEY, else a key kept in the store); PublicURL is the
+	// bot's public address they start with (SIGNOUTBOT_PUBLIC_URL; "" makes no links); FileLinkTTL is how long
+	// one works (DefaultFileLinkTTL when 0).
+	FileKey     []byte
+	PublicURL   string
+	FileLinkTTL time.Duration
 }
 
 // NewApp builds the core with its runner and admin rules. It resolves the protected accounts and the admin group
@@ -62,7 +72,9 @@ func NewApp(ctx context.Context, c Config) (*App, error) {
 	}
 	if c.Owner == "" {
 		host, _ := os.Hostname()
-		c.Owner = fmt.Sprintf("%s:%d", host, os.Getpid())
+		var b [3]byte
+		_, _ = rand.Read(b[:])
+		c.Owner = fmt.Sprintf("%s:%d:%x", host, os.Getpid(), b)
 	}
 	if c.MinEditInterval == 0 {
 		c.MinEditInterval = time.Second
@@ -86,8 +98,10 @@ func NewApp(ctx context.Context, c Config) (*App, error) {
 		adminGroupID = g.ID
 	}
 	a := &App{Store: c.Store, Dir: c.Dir, Protection: prot, Policy: c.Policy.WithDefaults(), Clock: c.Clock, Log: c.Log,
-		MinEditInterval: c.MinEditInterval, ThreadRetry: c.ThreadRetry, ChatTimeout: c.ChatTimeout, WriteRate: c.WriteRate}
-	a.Runner = &revocation.Runner{Store: c.Store, Dir: c.Dir, Protection: prot, Clock: c.Clock, Notifier: a, Owner: c.Owner,
+		MinEditInterval: c.MinEditInterval, ThreadRetry: c.ThreadRetry, ChatTimeout: c.ChatTimeout, WriteRate: c.WriteRate,
+		Owner: c.Owner, LeaseTTL: c.LeaseTTL,
+		Files: FileLinks{Key: c.FileKey, BaseURL: c.PublicURL, TTL: c.FileLinkTTL}}
+	a.Runner = &revocation.Runner{Store: c.Store, Dir: c.Dir, Protection: prot, Clock: c.Clock, Notifier: a, Owner: c.Owner, LeaseTTL: c.LeaseTTL,
 		Log: c.Log, VerifyBackoff: c.VerifyBackoff, MaxVerifyPasses: c.MaxVerifyPasses, DefaultTokenLifetime: c.DefaultTokenLifetime,
 		WriteRate: c.WriteRate, CrossCheckAfter: c.CrossCheckAfter}
 	a.Runner.Rescope = a.rescope

@@ -260,12 +260,18 @@ func GroupLabel(name, description, id string) string {
 	return s + " · " + id
 }
 
-// render draws a request's card from its stored state.
+// render draws a request's card from targets in memory (a small scope, tests); cards of stored requests are
+// drawn from the store's counts and a sample instead (storedView), whatever the scope's size.
 func (a *App) render(ctx context.Context, req store.Request, targets []store.Target) Message {
+	return a.renderView(ctx, req, a.viewOf(ctx, req, targets))
+}
+
+// renderView draws a request's card from what it shows of the scope.
+func (a *App) renderView(ctx context.Context, req store.Request, v cardView) Message {
 	if req.Kind == store.KindPolicy {
 		return a.policyCard(req)
 	}
-	o := outcomeOf(targets)
+	o := v.o
 	var blocks []Block
 	blocks = append(blocks, Block{Kind: BlockHeader, Text: header(req, o)})
 	verb := "asks"
@@ -284,26 +290,25 @@ func (a *App) render(ctx context.Context, req store.Request, targets []store.Tar
 	}
 	blocks = append(blocks, Block{Kind: BlockSection, Fields: fields})
 
-	busy := a.busyElsewhere(ctx, req, targets)
-	isExcluded := func(t store.Target) bool { return t.Status == store.TargetExcluded }
+	busy := v.busy
 	var sample, excluded []string
-	for _, t := range firstByName(targets, sampleSize, func(t store.Target) bool { return !isExcluded(t) }) {
+	for _, t := range v.sample {
 		line := "• " + label(t) + targetNote(t)
 		if other := busy[t.UserID]; other != "" {
 			line += fmt.Sprintf(" — _also in request %s, not finished yet_", other)
 		}
 		sample = append(sample, line)
 	}
-	for _, t := range firstByName(targets, sampleSize+1, isExcluded) {
+	for _, t := range v.excluded {
 		excluded = append(excluded, fmt.Sprintf("• %s — %s", label(t), t.Detail))
 	}
 	if more := o.inScope - len(sample); more > 0 {
-		sample = append(sample, fmt.Sprintf("…and %d more: the full list of %d is in the thread.", more, len(targets)))
+		sample = append(sample, fmt.Sprintf("…and %d more: the full list of %d is in the thread.", more, v.total))
 	}
 	if len(sample) > 0 {
 		blocks = append(blocks, Block{Kind: BlockSection, Text: listHeading(req) + "\n" + strings.Join(sample, "\n")})
 	}
-	if n := len(busy); n > 0 && req.Status == store.StatusPending {
+	if n := v.busyN; n > 0 && req.Status == store.StatusPending {
 		blocks = append(blocks, Block{Kind: BlockContext, Text: fmt.Sprintf("⚠️ %s in this request %s also in another request that is "+
 			"not finished yet (see `/signout status <user>`).", plural(n, "user"), isAre(n))})
 	}
@@ -342,7 +347,7 @@ func (a *App) render(ctx context.Context, req store.Request, targets []store.Tar
 	case store.StatusExpired:
 		blocks = append(blocks, Block{Kind: BlockContext, Text: "Expired at " + Time(req.ExpiresAt) + " without enough approvals. Nobody was signed out."})
 	default:
-		blocks = append(blocks, a.progressBlocks(req, targets, o)...)
+		blocks = append(blocks, a.progressBlocks(req, v, o)...)
 	}
 	summary := fmt.Sprintf("Sign-out request %s (%s): %s", req.ID, statusTitle[req.Status], plural(o.users, "user"))
 	if o.guests > 0 {
@@ -414,26 +419,149 @@ func sortedTargets(targets []store.Target) []store.Target {
 // firstByName is the first n users that keep selects, in name order, without sorting the whole scope: the card
 // is redrawn about once a second during a run, and a scope can hold 100,000 users of which it shows ten.
 func firstByName(targets []store.Target, n int, keep func(store.Target) bool) []store.Target {
-	var best []store.Target
+	f := byNameFirst{n: n, keep: keep}
 	for _, t := range targets {
-		if !keep(t) {
+		f.add(t)
+	}
+	return f.best
+}
+
+// byNameFirst keeps the first n users that keep selects, in name order, of the users added one by one: a scope
+// read from the store a page at a time is never held whole.
+type byNameFirst struct {
+	n    int
+	keep func(store.Target) bool
+	best []store.Target
+}
+
+func (f *byNameFirst) add(t store.Target) {
+	if !f.keep(t) {
+		return
+	}
+	if len(f.best) == f.n && byName(t, f.best[f.n-1]) >= 0 {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(f.best, t, func(e, x store.Target) int {
+		if c := byName(e, x); c != 0 {
+			return c
+		}
+		return -1 // equal names: after those already kept, as a stable sort would
+	})
+	f.best = slices.Insert(f.best, i, t)
+	if len(f.best) > f.n {
+		f.best = f.best[:f.n]
+	}
+}
+
+// cardView is what a card shows of a request's scope: its counts, and the few users it names (a card names at
+// most sampleSize of each kind, whatever the scope's size).
+type cardView struct {
+	o        outcome
+	total    int               // targets, excluded ones included
+	sample   []store.Target    // the first sampleSize users in scope, by name
+	excluded []store.Target    // the first sampleSize+1 excluded users, by name
+	rest     []store.Target    // the first sampleSize+1 users not signed out (notSignedOut), by name
+	busy     map[string]string // users of the sample also in another unfinished request: that request's id
+	busyN    int               // users of the whole scope also in another unfinished request
+}
+
+// sampler collects a cardView's samples from targets added one by one.
+type sampler struct{ sample, excluded, rest byNameFirst }
+
+func newSampler() *sampler {
+	isExcluded := func(t store.Target) bool { return t.Status == store.TargetExcluded }
+	return &sampler{
+		sample:   byNameFirst{n: sampleSize, keep: func(t store.Target) bool { return !isExcluded(t) }},
+		excluded: byNameFirst{n: sampleSize + 1, keep: isExcluded},
+		rest:     byNameFirst{n: sampleSize + 1, keep: notSignedOut},
+	}
+}
+
+func (s *sampler) add(t store.Target) {
+	s.sample.add(t)
+	s.excluded.add(t)
+	s.rest.add(t)
+}
+
+// viewOf is the cardView of targets held in memory.
+func (a *App) viewOf(ctx context.Context, req store.Request, targets []store.Target) cardView {
+	s := newSampler()
+	for _, t := range targets {
+		s.add(t)
+	}
+	busy := a.busyElsewhere(ctx, req, targets)
+	return cardView{o: outcomeOf(targets), total: len(targets), sample: s.sample.best, excluded: s.excluded.best,
+		rest: s.rest.best, busy: busy, busyN: len(busy)}
+}
+
+// cardPage is how many targets a card reads from the store at a time.
+const cardPage = 2000
+
+// storedView is the cardView of a stored request: counted by the store, the samples picked from its targets read a
+// page at a time, so a card of a 100,000-user scope holds a page of them at most.
+func (a *App) storedView(ctx context.Context, req store.Request) (cardView, error) {
+	sum, err := a.Store.TargetSummary(ctx, req.ID)
+	if err != nil {
+		return cardView{}, err
+	}
+	v := cardView{o: outcomeOfSummary(sum), total: sum.Total}
+	s := newSampler()
+	pending := req.Status == store.StatusPending
+	for after := -1; ; {
+		page, err := a.Store.TargetsPage(ctx, req.ID, after, cardPage)
+		if err != nil {
+			return cardView{}, err
+		}
+		for _, t := range page {
+			s.add(t)
+		}
+		if pending {
+			// Only a pending card warns of overlaps; counted page by page, named for the sample only.
+			v.busyN += len(a.busyElsewhere(ctx, req, page))
+		}
+		if len(page) < cardPage {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	v.sample, v.excluded, v.rest = s.sample.best, s.excluded.best, s.rest.best
+	if pending && v.busyN > 0 {
+		v.busy = a.busyElsewhere(ctx, req, v.sample)
+	}
+	return v, nil
+}
+
+// outcomeOfSummary is outcomeOf from the store's counts.
+func outcomeOfSummary(sum store.TargetSummary) outcome {
+	var o outcome
+	for st, n := range sum.ByStatus {
+		if st == store.TargetExcluded {
+			o.excluded += n
 			continue
 		}
-		if len(best) == n && byName(t, best[n-1]) >= 0 {
-			continue
-		}
-		i, _ := slices.BinarySearchFunc(best, t, func(e, x store.Target) int {
-			if c := byName(e, x); c != 0 {
-				return c
-			}
-			return -1 // equal names: after those already kept, as a stable sort would
-		})
-		best = slices.Insert(best, i, t)
-		if len(best) > n {
-			best = best[:n]
+		guests := sum.Guests[st]
+		o.inScope += n
+		o.guests += guests
+		o.users += n - guests
+		switch st {
+		case store.TargetPending:
+			o.pending += n
+		case store.TargetRevoked:
+			o.open += n
+		case store.TargetSessionsInvalid:
+			o.confirmed += n
+		case store.TargetTokensExpired:
+			o.confirmed += n
+			o.signedOut += n
+		case store.TargetFailed:
+			o.failed += n
+		case store.TargetUnconfirmed:
+			o.unconfirm += n
 		}
 	}
-	return best
+	// Graph accepted these; an excluded user is never sent, so none of them is excluded.
+	o.revoked = sum.Revoked
+	return o
 }
 
 func displayName(t store.Target) string {
@@ -456,7 +584,7 @@ func targetNote(t store.Target) string {
 	return ""
 }
 
-func (a *App) progressBlocks(req store.Request, targets []store.Target, o outcome) []Block {
+func (a *App) progressBlocks(req store.Request, v cardView, o outcome) []Block {
 	if req.Status == store.StatusFailed {
 		return []Block{
 			{Kind: BlockSection, Text: fmt.Sprintf("*Failed: nobody was signed out.* %s", req.Failure)},
@@ -481,7 +609,7 @@ func (a *App) progressBlocks(req store.Request, targets []store.Target, o outcom
 	small := fmt.Sprintf("Approved by %s at %s.", approverMentions(req), Time(req.DecidedAt))
 	if !req.TokensExpireAt.IsZero() {
 		if req.Status == store.StatusDone || o.signedOut > 0 {
-			small += " " + finalClaim(req, targets, o)
+			small += " " + claimText(req, o, v.rest)
 		} else {
 			small += fmt.Sprintf(" Access tokens issued before the revocation expire by %s (lifetime %s: %s).%s",
 				Time(req.TokensExpireAt), FormatDuration(req.TokenLifetime), req.LifetimeSource, caeNote(req))
@@ -494,6 +622,16 @@ func (a *App) progressBlocks(req store.Request, targets []store.Target, o outcom
 // out" only when every user this tenant can sign out reached "access tokens expired"; otherwise "N of M", with
 // the rest named and why.
 func finalClaim(req store.Request, targets []store.Target, o outcome) string {
+	return claimText(req, o, firstByName(targets, sampleSize+1, notSignedOut))
+}
+
+// notSignedOut selects the users a final claim names: in scope, signed out by this tenant, not there yet.
+func notSignedOut(t store.Target) bool {
+	return t.Status != store.TargetExcluded && t.Status != store.TargetTokensExpired && !t.Guest
+}
+
+// claimText is finalClaim from the counts and the first sampleSize+1 users not signed out, by name.
+func claimText(req store.Request, o outcome, rest []store.Target) string {
 	if o.everyone() {
 		s := fmt.Sprintf("Access tokens expired at %s: every client is signed out.", Time(req.TokensExpireAt))
 		if o.guests > 0 {
@@ -506,12 +644,10 @@ func finalClaim(req store.Request, targets []store.Target, o outcome) string {
 	if o.guests > 0 {
 		s += " " + capital(guestClause(o.guests)) + "."
 	}
-	var rest []string
-	for _, t := range firstByName(targets, sampleSize+1, func(t store.Target) bool {
-		return t.Status != store.TargetExcluded && t.Status != store.TargetTokensExpired && !t.Guest
-	}) {
-		if len(rest) == sampleSize {
-			rest = append(rest, "…")
+	var names []string
+	for _, t := range rest {
+		if len(names) == sampleSize {
+			names = append(names, "…")
 			break
 		}
 		why := t.Detail
@@ -523,10 +659,10 @@ func finalClaim(req store.Request, targets []store.Target, o outcome) string {
 		case store.TargetPending:
 			why = "not revoked yet"
 		}
-		rest = append(rest, label(t)+": "+why)
+		names = append(names, label(t)+": "+why)
 	}
-	if len(rest) > 0 {
-		s += " Not signed out: " + strings.Join(rest, "; ") + "."
+	if len(names) > 0 {
+		s += " Not signed out: " + strings.Join(names, "; ") + "."
 	}
 	return s
 }

@@ -59,7 +59,7 @@ func (a *App) kickThread(ctx context.Context, id string) {
 // flushThread posts whatever the request's audit log holds beyond its thread cursor. On failure it leaves a
 // persisted retry timer, so the news arrives once chat is back, even across a restart.
 func (a *App) flushThread(ctx context.Context, id string) {
-	if err := a.postThread(ctx, id); err != nil {
+	if err := a.postThreadLeased(ctx, id); err != nil {
 		retry := a.ThreadRetry
 		if retry <= 0 {
 			retry = time.Minute
@@ -102,6 +102,7 @@ type threadPost struct {
 	minSeq   int64
 	listPart int
 	end      int64 // a large request's post reports every event after the previous one up to here
+	file     *File // a large request's report: posted as a file instead of msg
 }
 
 func (a *App) postThread(ctx context.Context, id string) error {
@@ -116,6 +117,7 @@ func (a *App) postThread(ctx context.Context, id string) error {
 	if !ok || req.Message.ID == "" {
 		return nil // no card, no thread (a withdrawn request); the audit log still has everything
 	}
+	m = fenced(ctx, m)
 	name, listName := threadCursor(id), threadCursor(id)+":list"
 	cursor, err := a.Store.Cursor(ctx, name)
 	if err != nil {
@@ -342,15 +344,34 @@ func (a *App) postCounts(ctx context.Context, st *threadState, req store.Request
 		return err
 	}
 	share := cs.share
+	// Above countsAbove users the scope list and the final report are one file each, where the adapter can post
+	// files; an adapter that cannot gets the scope list in parts, as before.
+	fr, files := m.(FileReplier)
+	var fileFor func(kind ReportKind, msg Message) *File
+	if files {
+		fileFor = func(kind ReportKind, msg Message) *File { return a.reportFile(req, kind, msg, len(targets)) }
+	}
 	post := func(p threadPost) error {
 		if err := a.Store.AdvanceCursor(ctx, nextName, p.end); err != nil {
 			return err
 		}
-		cctx, cancel := a.chatContext(ctx)
-		_, err := m.Reply(cctx, req.Message, p.msg)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("reply in thread: %w", err)
+		var err error
+		if p.file != nil {
+			// The cursors move only once the upload went through, so a failed one is tried again by the
+			// outbox like any reply; a crash after it repeats this one file.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(a.ChatTimeout, fileTimeout))
+			_, err = fr.ReplyFile(cctx, req.Message, *p.file)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("file in thread: %w", err)
+			}
+		} else {
+			cctx, cancel := a.chatContext(ctx)
+			_, err = m.Reply(cctx, req.Message, p.msg)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("reply in thread: %w", err)
+			}
 		}
 		if p.listPart > 0 {
 			if err := a.Store.AdvanceCursor(ctx, listName, int64(p.listPart)); err != nil {
@@ -381,7 +402,7 @@ func (a *App) postCounts(ctx context.Context, st *threadState, req store.Request
 			}
 			index()
 		}
-		for _, p := range cs.feed(req, events, byID, targets, listed, share, pin) {
+		for _, p := range cs.feed(req, events, byID, targets, listed, share, pin, fileFor) {
 			if err := post(p); err != nil {
 				return err
 			}
@@ -422,9 +443,10 @@ func (a *App) postCounts(ctx context.Context, st *threadState, req store.Request
 }
 
 // feed turns events (in order, after cs.read) into the posts they make; the per-user news after the last of
-// them stays in cs.open. A post was cut at pin before (see postCounts): it is cut there again.
+// them stays in cs.open. A post was cut at pin before (see postCounts): it is cut there again. fileFor makes a
+// report file (nil: the adapter takes no files).
 func (cs *countState) feed(req store.Request, events []store.Event, byID map[string]store.Target, scope []store.Target,
-	listed int64, share int, pin int64) []threadPost {
+	listed int64, share int, pin int64, fileFor func(ReportKind, Message) *File) []threadPost {
 	var out []threadPost
 	users := signOutable(scope)
 	flush := func() {
@@ -454,9 +476,21 @@ func (cs *countState) feed(req store.Request, events []store.Event, byID map[str
 				flush()
 			}
 			continue
-		case ev.Type == store.EventRequested:
+		case ev.Type == store.EventRequested && fileFor != nil:
 			// Everyone in scope is listed before anyone approves, whatever the size: approvers must be able to
-			// see every name. (A report file will replace the parts for very large scopes.)
+			// see every name. One file, not a message per listChunk users (1,000 of them for 100,000 users).
+			flush()
+			out = append(out, threadPost{file: fileFor(ReportScope, scopeFileMessage(req, len(scope))), end: ev.Seq})
+			continue
+		case (ev.Type == revocation.EventDone || ev.Type == revocation.EventFailed) && fileFor != nil:
+			// The request has ended: everyone's outcome in one file, which carries the news of the end (a
+			// failed request's reason) so that the event makes one post, covered by one cursor step.
+			flush()
+			msg := finalFileMessage(req, requestNews(req, ev, scope), len(scope))
+			out = append(out, threadPost{file: fileFor(ReportFinal, msg), end: ev.Seq})
+			continue
+		case ev.Type == store.EventRequested:
+			// Without files, the scope goes in parts: approvers must be able to see every name.
 			flush()
 			parts := fullList(scope)
 			for i, msg := range parts {

@@ -31,6 +31,13 @@ import (
 // Graph's read budget, leaving the rest to everything else that reads (scopes, status look-ups, other runs).
 const confirmBatch = 400
 
+// confirmQueue bounds the users a run's confirmer keeps in memory. At Graph's real write ceiling it never fills
+// (20 revocations per second, read back half a second later, up to confirmBatch a pass); against a faster tenant,
+// or with Graph slow to show revocations, the users revoked while it is full are left to Verify, whose passes
+// start once every revocation is sent and read back everyone still open. So a 100,000-user run holds at most
+// this many users here, never the scope.
+const confirmQueue = 10 * confirmBatch
+
 func (r *Runner) confirmAfter() time.Duration {
 	if r.ConfirmAfter == 0 {
 		return 500 * time.Millisecond
@@ -104,6 +111,7 @@ type confirmer struct {
 	gen      uint64              // the passLock generation open is in step with
 	stale    bool                // users were added whose rows a pass of Verify may have moved on since
 	reported bool                // a failed read has been reported in this run (once is news; more is noise)
+	full     int                 // users not taken because open was full: Verify reads them back after the run
 
 	kick     chan struct{} // users were added: the next read may be due sooner
 	stop     chan struct{}
@@ -157,9 +165,14 @@ func (c *confirmer) add(targets []store.Target, firstRead time.Duration, since u
 		c.stale = true
 	}
 	for _, t := range targets {
-		if t.Status == store.TargetRevoked {
-			c.open[t.UserID] = &reading{t: t, revoked: now, due: now.Add(firstRead)}
+		if t.Status != store.TargetRevoked {
+			continue
 		}
+		if _, ok := c.open[t.UserID]; !ok && len(c.open) >= confirmQueue {
+			c.full++
+			continue // left to Verify (see confirmQueue)
+		}
+		c.open[t.UserID] = &reading{t: t, revoked: now, due: now.Add(firstRead)}
 	}
 	select {
 	case c.kick <- struct{}{}:
@@ -193,6 +206,15 @@ func (c *confirmer) finish() {
 func (c *confirmer) loop() {
 	defer close(c.done)
 	defer c.drop()
+	defer func() {
+		c.mu.Lock()
+		full := c.full
+		c.mu.Unlock()
+		if full > 0 {
+			c.r.Log.Info("confirm during the run: queue was full; Verify reads the rest back", "request", c.id, "users", full,
+				"queue", confirmQueue)
+		}
+	}()
 	every := c.r.confirmEvery()
 	var last time.Time
 	timer := time.NewTimer(time.Hour)
@@ -361,6 +383,10 @@ func (c *confirmer) pass(last bool) {
 	if len(events) == 0 {
 		return
 	}
+	if err := store.Fence(c.ctx); err != nil {
+		c.r.Log.Error("confirm during the run: not recorded", "request", c.id, "err", err)
+		return
+	}
 	// The run's context may end now; what Graph confirmed is still worth keeping.
 	if err := c.r.Store.UpdateTargets(context.WithoutCancel(c.ctx), changed, events...); err != nil {
 		c.r.Log.Error("confirm during the run: persist", "request", c.id, "err", err)
@@ -382,25 +408,31 @@ func (c *confirmer) pass(last bool) {
 	}
 }
 
-// resync drops the users a pass outside the run has settled, and takes the stored rows of the rest.
+// resync drops the users a pass outside the run has settled, and takes the stored rows of the rest. It reads
+// the scope a page at a time: only the confirmer's own users are kept.
 func (c *confirmer) resync() error {
-	targets, err := c.r.Store.Targets(c.ctx, c.id)
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, t := range targets {
-		rd, ok := c.open[t.UserID]
-		switch {
-		case !ok:
-		case t.Status != store.TargetRevoked:
-			delete(c.open, t.UserID)
-		default:
-			rd.t = t
+	for after := -1; ; {
+		page, err := c.r.Store.TargetsPage(c.ctx, c.id, after, revokePage)
+		if err != nil {
+			return err
 		}
+		c.mu.Lock()
+		for _, t := range page {
+			rd, ok := c.open[t.UserID]
+			switch {
+			case !ok:
+			case t.Status != store.TargetRevoked:
+				delete(c.open, t.UserID)
+			default:
+				rd.t = t
+			}
+		}
+		c.mu.Unlock()
+		if len(page) < revokePage {
+			return nil
+		}
+		after = page[len(page)-1].Seq
 	}
-	return nil
 }
 
 // verdict is what one read-back says of a revoked user.

@@ -116,11 +116,12 @@ func (r *Runner) applyPolicy(ctx context.Context, req store.Request) error {
 // RevertPolicy puts the organization-default policy back as it was before the change (or deletes the one the
 // change created), at the end of the window or when an admin resets it.
 func (r *Runner) RevertPolicy(ctx context.Context, id string) error {
-	ok, release, err := r.claim(ctx, id)
+	lease, ok, err := r.claim(ctx, id)
 	if err != nil || !ok {
 		return err
 	}
-	defer release()
+	defer lease.Release()
+	ctx = store.WithLease(lease.Context(), lease)
 	req, err := r.Store.GetRequest(ctx, id)
 	if err != nil {
 		return err

@@ -117,7 +117,10 @@ type Runner struct {
 	Clock      clock.Clock
 	Notifier   Notifier
 	Owner      string // lease owner: this process
-	Log        *slog.Logger
+	// LeaseTTL is how long a request's lease lasts unrenewed: how soon another replica takes over the work of one
+	// that died (default 30 s). Renewed every third of it.
+	LeaseTTL time.Duration
+	Log      *slog.Logger
 	// VerifyBackoff is the wait before each verification pass after the first; the last one repeats.
 	VerifyBackoff []time.Duration
 	// MaxVerifyPasses bounds the read-backs of one user before it is reported "could not confirm" (default 8:
@@ -181,49 +184,29 @@ func (r *Runner) notify(ctx context.Context, n Notice) {
 	}
 }
 
-// claim takes the request's lease so that two replicas never run it at once, and renews it while the work
-// goes on (a 10,000-user run outlasts the lease many times over).
-func (r *Runner) claim(ctx context.Context, id string) (bool, func(), error) {
-	name := "request:" + id
-	ok, err := r.Store.Claim(ctx, name, r.Owner, r.now(), leaseTTL)
-	if err != nil || !ok {
-		return false, func() {}, err
+// claim takes the request's lease so that two replicas (or two handlers in one) never work on it at once, and
+// renews it while the work goes on (a 10,000-user run outlasts the lease many times over). The lease's context
+// ends if the lease is lost, so the work stops rather than run beside the replica that took it over.
+func (r *Runner) claim(ctx context.Context, id string) (*store.Lease, bool, error) {
+	ttl := r.LeaseTTL
+	if ttl <= 0 {
+		ttl = leaseTTL
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(leaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if ok, err := r.Store.Claim(ctx, name, r.Owner, r.now(), leaseTTL); err != nil || !ok {
-					r.Log.Error("lease lost", "request", id, "err", err)
-				}
-			}
-		}
-	}()
-	return true, func() {
-		close(stop)
-		<-done
-		if err := r.Store.Release(context.WithoutCancel(ctx), name, r.Owner); err != nil {
-			r.Log.Warn("release lease", "request", id, "err", err)
-		}
-	}, nil
+	owner := r.Owner
+	if owner == "" {
+		owner = "signoutbot"
+	}
+	return store.HoldLease(ctx, r.Store, "request:"+id, owner, r.now, ttl, r.Log)
 }
 
 // Run revokes every pending target of an approved (or interrupted running) request.
 func (r *Runner) Run(ctx context.Context, id string) error {
-	ok, release, err := r.claim(ctx, id)
+	lease, ok, err := r.claim(ctx, id)
 	if err != nil || !ok {
 		return err
 	}
-	defer release()
+	defer lease.Release()
+	ctx = store.WithLease(lease.Context(), lease)
 	req, err := r.Store.GetRequest(ctx, id)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", id, err)
@@ -320,23 +303,14 @@ func (r *Runner) revocationsSent(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	targets, err := r.Store.Targets(ctx, id)
+	// Counted by the store: a 100,000-user scope is never read at once.
+	sum, err := r.Store.TargetSummary(ctx, id)
 	if err != nil {
 		return err
 	}
-	var last time.Time
-	accepted := 0
-	for _, t := range targets {
-		if t.RevokedAt.IsZero() {
-			continue
-		}
-		accepted++
-		if t.RevokedAt.After(last) {
-			last = t.RevokedAt
-		}
-	}
+	last, accepted := sum.LastRevokedAt, sum.Revoked
 	if accepted == 0 && req.TokensExpireAt.IsZero() {
-		return r.fail(ctx, req, targets)
+		return r.fail(ctx, req)
 	}
 	if req.TokensExpireAt.IsZero() {
 		// Counted from when Graph's acceptance arrived: the revocation took effect before that on any clock, so
@@ -370,19 +344,26 @@ func (r *Runner) revocationsSent(ctx context.Context, id string) error {
 const permissionHint = "grant the app the Microsoft Graph application permission User.RevokeSessions.All (with admin consent)"
 
 // fail ends a request in which Graph accepted no revocation: nobody was signed out, and the reason is Graph's.
-func (r *Runner) fail(ctx context.Context, req store.Request, targets []store.Target) error {
+func (r *Runner) fail(ctx context.Context, req store.Request) error {
 	reasons := map[string]int{}
 	var order []string
 	forbidden := false
-	for _, t := range targets {
-		if t.Status != store.TargetFailed && t.Status != store.TargetExcluded {
-			continue
+	for after := -1; ; {
+		page, err := r.Store.TargetsPage(ctx, req.ID, after, revokePage, store.TargetFailed, store.TargetExcluded)
+		if err != nil {
+			return fmt.Errorf("run %s: fail: %w", req.ID, err)
 		}
-		if _, seen := reasons[t.Detail]; !seen {
-			order = append(order, t.Detail)
+		for _, t := range page {
+			if _, seen := reasons[t.Detail]; !seen {
+				order = append(order, t.Detail)
+			}
+			reasons[t.Detail]++
+			forbidden = forbidden || strings.HasPrefix(t.Detail, "forbidden")
 		}
-		reasons[t.Detail]++
-		forbidden = forbidden || strings.HasPrefix(t.Detail, "forbidden")
+		if len(page) < revokePage {
+			break
+		}
+		after = page[len(page)-1].Seq
 	}
 	parts := make([]string, 0, len(order))
 	for _, d := range order {
@@ -445,14 +426,14 @@ func (r *Runner) unblock(id string) {
 	r.mu.Unlock()
 }
 
-// revokePending sends the pending targets to Graph, persisting results in groups as they arrive. blocked is true
-// when the run cannot go on yet (its retry is scheduled).
+// revokePage is how many targets a run reads and sends to Graph at a time: a 100,000-user scope is never in
+// memory at once, and at Graph's 20 revocations per second a page lasts minutes, so the pause between two pages
+// (the last $batch of one answered before the next is sent) costs well under a percent of the write ceiling.
+const revokePage = 2000
+
+// revokePending sends the pending targets to Graph a page at a time, persisting results in groups as they
+// arrive. blocked is true when the run cannot go on yet (its retry is scheduled).
 func (r *Runner) revokePending(ctx context.Context, req store.Request, c *confirmer) (blocked bool, err error) {
-	gen := c.generation()
-	targets, err := r.Store.Targets(ctx, req.ID)
-	if err != nil {
-		return false, err
-	}
 	protected, err := r.Protection.Set(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -461,15 +442,43 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request, c *confir
 		return true, r.block(ctx, req, err)
 	}
 	r.unblock(req.ID)
-	byID := make(map[string]store.Target)
-	var ids []string
-	var guarded []store.Target
 	// Revoked by an earlier attempt of this run (a crash, a restart): read back at once.
-	c.add(targets, 0, gen)
-	for _, t := range targets {
-		if t.Status != store.TargetPending {
-			continue
+	for after := -1; ; {
+		gen := c.generation()
+		page, err := r.Store.TargetsPage(ctx, req.ID, after, revokePage, store.TargetRevoked)
+		if err != nil {
+			return false, err
 		}
+		c.add(page, 0, gen)
+		if len(page) < revokePage {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	for after := -1; ; {
+		page, err := r.Store.TargetsPage(ctx, req.ID, after, revokePage, store.TargetPending)
+		if err != nil {
+			return false, err
+		}
+		if len(page) == 0 {
+			return false, nil
+		}
+		after = page[len(page)-1].Seq
+		if err := r.revokeTargets(ctx, req, page, protected, c); err != nil {
+			return false, err
+		}
+		if len(page) < revokePage {
+			return false, nil
+		}
+	}
+}
+
+// revokeTargets revokes one page of pending targets, leaving alone those that became protected since the preview.
+func (r *Runner) revokeTargets(ctx context.Context, req store.Request, targets []store.Target, protected map[string]bool, c *confirmer) error {
+	byID := make(map[string]store.Target, len(targets))
+	ids := make([]string, 0, len(targets))
+	var guarded []store.Target
+	for _, t := range targets {
 		// Checked again here, not only at preview: membership of a protected group may have changed since.
 		if scope.Protected(protected, t) {
 			t.Status, t.Detail, t.UpdatedAt = store.TargetExcluded, scope.ReasonProtected, r.now()
@@ -486,14 +495,14 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request, c *confir
 				Detail: t.UPN + ": became protected after the preview and was left alone"})
 		}
 		if err := r.Store.UpdateTargets(ctx, guarded, events...); err != nil {
-			return false, err
+			return err
 		}
 		r.notify(ctx, Notice{Kind: NoticeExcluded, RequestID: req.ID})
 	}
 	if len(ids) == 0 {
-		return false, nil
+		return nil
 	}
-	return false, r.send(ctx, req, ids, byID, c)
+	return r.send(ctx, req, ids, byID, c)
 }
 
 // send revokes ids through Graph and persists each result as it arrives; c reads the revoked ones back.
@@ -517,6 +526,9 @@ func (r *Runner) send(ctx context.Context, req store.Request, ids []string, byID
 			return nil
 		}
 		gen := c.generation()
+		if err := store.Fence(ctx); err != nil {
+			return fmt.Errorf("run %s: results not recorded: %w", req.ID, err)
+		}
 		if err := r.Store.UpdateTargets(context.WithoutCancel(ctx), batch, events...); err != nil {
 			return fmt.Errorf("run %s: persist results: %w", req.ID, err)
 		}

@@ -3,6 +3,7 @@ package revocation
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,12 @@ type Scheduler struct {
 	// Wake, when signalled, makes the scheduler look at once (a timer was just set for now).
 	Wake <-chan struct{}
 	Log  *slog.Logger
+	// Owner names this replica in timer claims; replicas sharing a database need different ones.
+	Owner string
+	// ClaimTTL is how long a claimed timer is this replica's alone (default 1 min). A handler that outlasts it
+	// may see its timer fired by another replica too, which the request's lease turns into a no-op; a replica
+	// that dies holding claims delays those timers by up to this long.
+	ClaimTTL time.Duration
 
 	mu       sync.Mutex
 	inFlight map[string]bool // request ids with a handler running
@@ -84,56 +91,106 @@ func (s *Scheduler) done() chan struct{} {
 	return s.finished
 }
 
-// dispatch starts a handler for every due timer whose request has none running, while the pool has room. Timers
-// left over stay due and are picked up when a handler ends or at the next poll.
+// dispatch claims due timers, as many as the pool has room for and none of a request whose handler runs here
+// already, and starts their handlers: one goroutine per request, firing its claimed timers in turn. The claim
+// (see store.TimerClaim) keeps replicas sharing the database from firing the same timer; kinds without a handler
+// here are never claimed, so a replica that does know them (a newer version, mid-upgrade) fires them.
 func (s *Scheduler) dispatch(ctx context.Context) {
-	due, err := s.Store.DueTimers(ctx, s.Clock.Now())
-	if err != nil {
-		if ctx.Err() == nil {
-			s.Log.Error("read timers", "err", err)
-		}
-		return
-	}
 	workers := s.Workers
 	if workers <= 0 {
 		workers = 8
 	}
+	s.mu.Lock()
+	if s.inFlight == nil {
+		s.inFlight = make(map[string]bool)
+	}
+	free := workers - len(s.inFlight)
+	skip := make([]string, 0, len(s.inFlight))
+	for id := range s.inFlight {
+		skip = append(skip, id)
+	}
+	s.mu.Unlock()
+	if free <= 0 {
+		return
+	}
+	kinds := make([]string, 0, len(s.Handlers))
+	for k := range s.Handlers {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	claimed, err := s.Store.ClaimTimers(ctx, store.TimerClaim{Owner: s.owner(), Kinds: kinds, Skip: skip,
+		Now: s.Clock.Now(), TTL: s.claimTTL(), Limit: free})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Log.Error("claim timers", "err", err)
+		}
+		return
+	}
+	var order []string
+	byRequest := map[string][]store.Timer{}
+	for _, tm := range claimed {
+		if _, ok := byRequest[tm.RequestID]; !ok {
+			order = append(order, tm.RequestID)
+		}
+		byRequest[tm.RequestID] = append(byRequest[tm.RequestID], tm)
+	}
 	finished := s.done()
-	for _, tm := range due {
-		h, ok := s.Handlers[tm.Kind]
-		if !ok {
-			s.Log.Error("timer without handler; dropping it", "kind", tm.Kind, "request", tm.RequestID)
-			_ = s.Store.DeleteTimer(ctx, tm.Kind, tm.RequestID)
-			continue
-		}
+	for _, id := range order {
 		s.mu.Lock()
-		if s.inFlight == nil {
-			s.inFlight = make(map[string]bool)
-		}
-		if s.inFlight[tm.RequestID] || len(s.inFlight) >= workers {
-			s.mu.Unlock()
-			continue
-		}
-		s.inFlight[tm.RequestID] = true
+		s.inFlight[id] = true
 		s.mu.Unlock()
 		s.wg.Add(1)
-		go func(tm store.Timer) {
+		go func(id string, timers []store.Timer) {
 			defer s.wg.Done()
-			if err := h(ctx, tm.RequestID); err != nil && ctx.Err() == nil {
-				// Put the timer back a little: fired again at once, a handler whose dependency is down would spin.
-				retry := s.Clock.Now().Add(s.retryDelay())
-				s.Log.Error("timer handler failed; will retry", "kind", tm.Kind, "request", tm.RequestID, "err", err, "retry_at", retry)
-				if err := s.Store.SetTimer(context.WithoutCancel(ctx), store.Timer{Kind: tm.Kind, RequestID: tm.RequestID, Due: retry}); err != nil {
-					s.Log.Error("reschedule timer", "kind", tm.Kind, "request", tm.RequestID, "err", err)
-				}
+			for _, tm := range timers {
+				s.fire(ctx, tm)
 			}
 			s.mu.Lock()
-			delete(s.inFlight, tm.RequestID)
+			delete(s.inFlight, id)
 			s.mu.Unlock()
 			select {
 			case finished <- struct{}{}:
 			default:
 			}
-		}(tm)
+		}(id, byRequest[id])
 	}
+}
+
+// fire runs one claimed timer's handler. A handler that fails has its timer put back a little later. One that
+// succeeds has removed or moved its timer (which ends the claim), or left it in place because the request's work
+// is another holder's right now (its lease): the claim then stands until it lapses, so the timer is tried again
+// after ClaimTTL rather than at every poll while the other holder works.
+func (s *Scheduler) fire(ctx context.Context, tm store.Timer) {
+	h := s.Handlers[tm.Kind]
+	err := h(ctx, tm.RequestID)
+	bg := context.WithoutCancel(ctx)
+	if ctx.Err() != nil {
+		// Shutting down: hand the timer back, so a restart (or another replica) fires it at once, not after the claim.
+		if err := s.Store.UnclaimTimer(bg, tm.Kind, tm.RequestID, s.owner()); err != nil {
+			s.Log.Warn("unclaim timer at shutdown", "kind", tm.Kind, "request", tm.RequestID, "err", err)
+		}
+		return
+	}
+	if err != nil {
+		// Fired again at once, a handler whose dependency is down would spin.
+		retry := s.Clock.Now().Add(s.retryDelay())
+		s.Log.Error("timer handler failed; will retry", "kind", tm.Kind, "request", tm.RequestID, "err", err, "retry_at", retry)
+		if err := s.Store.SetTimer(bg, store.Timer{Kind: tm.Kind, RequestID: tm.RequestID, Due: retry}); err != nil {
+			s.Log.Error("reschedule timer", "kind", tm.Kind, "request", tm.RequestID, "err", err)
+		}
+	}
+}
+
+func (s *Scheduler) owner() string {
+	if s.Owner == "" {
+		return "signoutbot"
+	}
+	return s.Owner
+}
+
+func (s *Scheduler) claimTTL() time.Duration {
+	if s.ClaimTTL > 0 {
+		return s.ClaimTTL
+	}
+	return time.Minute
 }

@@ -3,8 +3,10 @@ package revocation_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -108,5 +110,120 @@ func TestSchedulerBacksOffAFailingHandler(t *testing.T) {
 	s.Tick(ctx)
 	if calls.Load() != 2 {
 		t.Fatalf("%d calls after the retry delay", calls.Load())
+	}
+}
+
+// Replicas share one database: two schedulers over one store fire every due timer exactly once between them, and
+// a timer kind neither knows (a newer replica's, mid-upgrade) is left in place for one that does.
+func TestSchedulersFireEachTimerOnceAcrossReplicas(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dbPath := filepath.Join(t.TempDir(), "db")
+	clk := clock.NewFake(time.Now())
+	const n = 40
+	var mu sync.Mutex
+	fired := map[string][]string{} // request → replicas that fired its timer
+	var scheds []*revocation.Scheduler
+	for _, owner := range []string{"replica-a", "replica-b"} {
+		st, err := sqlite.Open(ctx, dbPath) // a store of its own on the shared file, as a second process has
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		scheds = append(scheds, &revocation.Scheduler{Store: st, Clock: clk, Owner: owner, Poll: 5 * time.Millisecond,
+			Log: slog.New(slog.DiscardHandler), Workers: 4,
+			Handlers: map[string]func(context.Context, string) error{
+				"verify": func(ctx context.Context, id string) error {
+					mu.Lock()
+					fired[id] = append(fired[id], owner)
+					mu.Unlock()
+					time.Sleep(time.Millisecond) // long enough for the other replica to look meanwhile
+					return st.DeleteTimer(ctx, "verify", id)
+				},
+			}})
+	}
+	st := scheds[0].Store
+	for i := range n {
+		if err := st.SetTimer(ctx, store.Timer{Kind: "verify", RequestID: fmt.Sprintf("R%02d", i), Due: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SetTimer(ctx, store.Timer{Kind: "from-a-newer-version", RequestID: "RNEW", Due: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, s := range scheds {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Run(ctx) }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := len(fired)
+		mu.Unlock()
+		if got == n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // ten more polls each: a second firing would show now
+	cancel()
+	wg.Wait()
+	byOwner := map[string]int{}
+	for id, owners := range fired {
+		if len(owners) != 1 {
+			t.Errorf("%s fired %d times (%v), want once", id, len(owners), owners)
+		}
+		byOwner[owners[0]]++
+	}
+	if len(fired) != n {
+		t.Errorf("%d of %d timers fired", len(fired), n)
+	}
+	t.Logf("fired by replica: %v", byOwner)
+	due, err := st.DueTimers(context.Background(), clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 1 || due[0].Kind != "from-a-newer-version" {
+		t.Errorf("timers left: %v, want only the unknown kind's", due)
+	}
+}
+
+// A replica shutting down mid-handler hands its timer back: a restarted one fires it at once, not a claim's
+// lifetime later.
+func TestSchedulerHandsTimersBackAtShutdown(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := clock.NewFake(time.Now())
+	started := make(chan struct{})
+	newSched := func(owner string, h func(context.Context, string) error) *revocation.Scheduler {
+		return &revocation.Scheduler{Store: st, Clock: clk, Owner: owner, Poll: 5 * time.Millisecond, ClaimTTL: time.Hour,
+			Log: slog.New(slog.DiscardHandler), Handlers: map[string]func(context.Context, string) error{"run": h}}
+	}
+	if err := st.SetTimer(context.Background(), store.Timer{Kind: "run", RequestID: "R1", Due: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	first := newSched("before-restart", func(ctx context.Context, _ string) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	done := make(chan struct{})
+	go func() { first.Run(ctx); close(done) }()
+	<-started
+	cancel()
+	<-done
+	var ran atomic.Bool
+	second := newSched("after-restart", func(ctx context.Context, id string) error {
+		ran.Store(true)
+		return st.DeleteTimer(ctx, "run", id)
+	})
+	second.Tick(context.Background())
+	if !ran.Load() {
+		t.Fatal("the restarted scheduler did not fire the interrupted timer: its claim still held it")
 	}
 }

@@ -21,11 +21,12 @@ func plural(n int, word string) string {
 // another pass later, with back-off; after MaxVerifyPasses a target ends "unconfirmed" with what Graph shows, so
 // nothing is retried silently for ever. Failed reads are reported in the thread, not only logged.
 func (r *Runner) Verify(ctx context.Context, id string) error {
-	ok, release, err := r.claim(ctx, id)
+	lease, ok, err := r.claim(ctx, id)
 	if err != nil || !ok {
 		return err
 	}
-	defer release()
+	defer lease.Release()
+	ctx = store.WithLease(lease.Context(), lease)
 	// A run's confirmer may be reading this request back in this process (Verify called beside the run).
 	pl, unlock := r.lockPasses(id)
 	defer unlock()
@@ -34,71 +35,39 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	targets, err := r.Store.Targets(ctx, id)
-	if err != nil {
-		return err
-	}
-	var ids []string
-	idx := make(map[string]int)
-	for i, t := range targets {
-		if t.Status == store.TargetRevoked {
-			idx[t.UserID] = i
-			ids = append(ids, t.UserID)
+	// A page at a time (read, judge, store), so a pass over 100,000 revoked users never holds them all.
+	var p verifyPass
+	for after := -1; ; {
+		page, err := r.Store.TargetsPage(ctx, id, after, revokePage, store.TargetRevoked)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].Seq
+		if err := r.verifyPage(ctx, req, page, &p); err != nil {
+			return err
+		}
+		if len(page) < revokePage {
+			break
 		}
 	}
-	if len(ids) == 0 {
+	if p.read == 0 {
 		if err := r.Store.DeleteTimer(ctx, TimerVerify, id); err != nil {
 			return err
 		}
 		return r.maybeFinish(ctx, id)
 	}
-	states, err := r.Dir.SessionsValidFrom(ctx, ids)
-	if err != nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
+	readFailures, remaining := p.readFailures, p.remaining
+	next := r.backoff(p.passes - 1)
 	now := r.now()
-	var changed []store.Target
-	var events []store.Event
-	confirmed, failed, unconfirmed, readFailures, remaining, passes := 0, 0, 0, 0, 0, 0
-	var readErr error
-	for _, st := range states {
-		t, v, ev := r.judge(req, targets[idx[st.UserID]], st, now, true)
-		if st.Err != nil {
-			readFailures++
-			readErr = st.Err
-		}
-		changed = append(changed, t)
-		switch v {
-		case verdictOpen:
-			remaining++
-			passes = max(passes, t.VerifyPasses)
-			continue // the pass count is stored; the audit log hears of the outcome
-		case verdictConfirmed:
-			confirmed++
-		case verdictGone:
-			failed++
-		case verdictGaveUp:
-			unconfirmed++
-		}
-		events = append(events, *ev)
-	}
-	next := r.backoff(passes - 1)
 	if readFailures > 0 {
-		events = append(events, store.Event{At: now, RequestID: id, Type: EventReadFailed,
-			Detail: fmt.Sprintf("could not read %d of %d users back from Graph (%v); %s", readFailures, len(ids), readErr,
-				retryText(remaining, next))})
-	}
-	if err := r.Store.UpdateTargets(ctx, changed, events...); err != nil {
-		return fmt.Errorf("verify %s: %w", id, err)
-	}
-	if confirmed > 0 {
-		r.notify(ctx, Notice{Kind: NoticeConfirmed, RequestID: id})
-	}
-	if failed > 0 {
-		r.notify(ctx, Notice{Kind: NoticeFailed, RequestID: id})
-	}
-	if unconfirmed > 0 {
-		r.notify(ctx, Notice{Kind: NoticeUnconfirmed, RequestID: id})
+		if err := r.Store.AppendEvent(ctx, store.Event{At: now, RequestID: id, Type: EventReadFailed,
+			Detail: fmt.Sprintf("could not read %d of %d users back from Graph (%v); %s", readFailures, p.read, p.readErr,
+				retryText(remaining, next))}); err != nil {
+			return fmt.Errorf("verify %s: %w", id, err)
+		}
 	}
 	if readFailures > 0 {
 		r.notify(ctx, Notice{Kind: NoticeInfo, RequestID: id})
@@ -110,6 +79,69 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 		return r.maybeFinish(ctx, id)
 	}
 	return r.Store.SetTimer(ctx, store.Timer{Kind: TimerVerify, RequestID: id, Due: now.Add(next)})
+}
+
+// verifyPass tallies one verification pass over its pages.
+type verifyPass struct {
+	read, readFailures, remaining, passes int
+	readErr                              error
+}
+
+// verifyPage reads one page of revoked targets back from Graph and stores what it shows.
+func (r *Runner) verifyPage(ctx context.Context, req store.Request, targets []store.Target, p *verifyPass) error {
+	ids := make([]string, len(targets))
+	byID := make(map[string]store.Target, len(targets))
+	for i, t := range targets {
+		ids[i] = t.UserID
+		byID[t.UserID] = t
+	}
+	states, err := r.Dir.SessionsValidFrom(ctx, ids)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	p.read += len(ids)
+	now := r.now()
+	changed := make([]store.Target, 0, len(states))
+	var events []store.Event
+	confirmed, failed, unconfirmed := 0, 0, 0
+	for _, st := range states {
+		t, v, ev := r.judge(req, byID[st.UserID], st, now, true)
+		if st.Err != nil {
+			p.readFailures++
+			p.readErr = st.Err
+		}
+		changed = append(changed, t)
+		switch v {
+		case verdictOpen:
+			p.remaining++
+			p.passes = max(p.passes, t.VerifyPasses)
+			continue // the pass count is stored; the audit log hears of the outcome
+		case verdictConfirmed:
+			confirmed++
+		case verdictGone:
+			failed++
+		case verdictGaveUp:
+			unconfirmed++
+		}
+		events = append(events, *ev)
+	}
+	if err := store.Fence(ctx); err != nil {
+		return fmt.Errorf("verify %s: %w", req.ID, err)
+	}
+	if err := r.Store.UpdateTargets(ctx, changed, events...); err != nil {
+		return fmt.Errorf("verify %s: %w", req.ID, err)
+	}
+	// Said per page, so a long pass shows its progress as it goes.
+	if confirmed > 0 {
+		r.notify(ctx, Notice{Kind: NoticeConfirmed, RequestID: req.ID})
+	}
+	if failed > 0 {
+		r.notify(ctx, Notice{Kind: NoticeFailed, RequestID: req.ID})
+	}
+	if unconfirmed > 0 {
+		r.notify(ctx, Notice{Kind: NoticeUnconfirmed, RequestID: req.ID})
+	}
+	return nil
 }
 
 func retryText(remaining int, next time.Duration) string {
@@ -135,34 +167,52 @@ func unconfirmedDetail(t store.Target, st graph.SessionState) string {
 // TokensExpired runs at revocation time + access-token lifetime: every confirmed target is now fully signed
 // out, because no access token from before the revocation can still be valid.
 func (r *Runner) TokensExpired(ctx context.Context, id string) error {
-	ok, release, err := r.claim(ctx, id)
+	lease, ok, err := r.claim(ctx, id)
 	if err != nil || !ok {
 		return err
 	}
-	defer release()
-	targets, err := r.Store.Targets(ctx, id)
+	defer lease.Release()
+	ctx = store.WithLease(lease.Context(), lease)
+	// Counted first, then moved a page at a time; the event goes with the last page, so the thread hears once, of
+	// everyone. (After a crash part-way, the handler runs again and the event counts the users still to move.)
+	sum, err := r.Store.TargetSummary(ctx, id)
 	if err != nil {
 		return err
 	}
+	total := sum.ByStatus[store.TargetSessionsInvalid]
 	now := r.now()
-	var expired []store.Target
-	for _, t := range targets {
-		if t.Status == store.TargetSessionsInvalid {
-			t.Status, t.UpdatedAt = store.TargetTokensExpired, now
-			expired = append(expired, t)
+	event := store.Event{At: now, RequestID: id, Type: EventTokensExpired,
+		Detail: fmt.Sprintf("access tokens issued before the revocation have expired for %d confirmed %s", total,
+			plural(total, "user"))}
+	moved := 0
+	for after := -1; moved < total; {
+		page, err := r.Store.TargetsPage(ctx, id, after, revokePage, store.TargetSessionsInvalid)
+		if err != nil {
+			return err
 		}
-	}
-	if len(expired) > 0 {
-		if err := r.Store.UpdateTargets(ctx, expired, store.Event{At: now, RequestID: id, Type: EventTokensExpired,
-			Detail: fmt.Sprintf("access tokens issued before the revocation have expired for %d confirmed %s", len(expired),
-				plural(len(expired), "user"))}); err != nil {
+		for i := range page {
+			page[i].Status, page[i].UpdatedAt = store.TargetTokensExpired, now
+		}
+		moved += len(page)
+		var events []store.Event
+		if moved >= total || len(page) < revokePage {
+			events = append(events, event)
+			moved = total // a confirmation that raced the count is in the next run of this handler, or in the event
+		}
+		if err := store.Fence(ctx); err != nil {
 			return fmt.Errorf("tokens expired %s: %w", id, err)
+		}
+		if err := r.Store.UpdateTargets(ctx, page, events...); err != nil {
+			return fmt.Errorf("tokens expired %s: %w", id, err)
+		}
+		if len(page) > 0 {
+			after = page[len(page)-1].Seq
 		}
 	}
 	if err := r.Store.DeleteTimer(ctx, TimerTokensExpired, id); err != nil {
 		return err
 	}
-	if len(expired) > 0 {
+	if total > 0 {
 		r.notify(ctx, Notice{Kind: NoticeTokensExpired, RequestID: id})
 	}
 	return r.maybeFinish(ctx, id)
@@ -177,12 +227,12 @@ func (r *Runner) maybeFinish(ctx context.Context, id string) error {
 	if req.Status != store.StatusRunning || req.TokensExpireAt.IsZero() || r.now().Before(req.TokensExpireAt) {
 		return nil
 	}
-	targets, err := r.Store.Targets(ctx, id)
+	sum, err := r.Store.TargetSummary(ctx, id)
 	if err != nil {
 		return err
 	}
-	for _, t := range targets {
-		if !t.Status.Final() {
+	for st, n := range sum.ByStatus {
+		if n > 0 && !st.Final() {
 			return nil
 		}
 	}
@@ -191,7 +241,9 @@ func (r *Runner) maybeFinish(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("finish %s: %w", id, err)
 	}
-	r.notify(ctx, Notice{Kind: NoticeProgress, RequestID: id})
+	// Info, not progress: the end is news for the thread (a large request's final report goes there), and only
+	// news flushes it.
+	r.notify(ctx, Notice{Kind: NoticeInfo, RequestID: id})
 	if after := r.crossCheckAfter(); after > 0 {
 		return r.Store.SetTimer(ctx, store.Timer{Kind: TimerCrossCheck, RequestID: id, Due: r.now().Add(after)})
 	}

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -155,6 +156,17 @@ type Target struct {
 	UpdatedAt         time.Time
 }
 
+// TargetSummary is how many of a request's targets are where, counted by the store.
+type TargetSummary struct {
+	Total    int
+	ByStatus map[TargetStatus]int // every target, by status
+	Guests   map[TargetStatus]int // the guests (Target.Guest) among them, by status
+	// Revoked counts the targets Graph accepted a revocation of (RevokedAt set, whatever their status since);
+	// LastRevokedAt is the latest such acceptance (zero: none).
+	Revoked       int
+	LastRevokedAt time.Time
+}
+
 // UserTarget is one user's place in one request.
 type UserTarget struct {
 	Target  Target
@@ -184,6 +196,36 @@ type Timer struct {
 	Due       time.Time
 }
 
+// TimerClaim asks for due timers to fire. A claimed timer is this replica's to fire until Now+TTL: another replica
+// sharing the database skips it meanwhile, so each due timer fires once across replicas, and a replica that dies
+// with a claim only delays that timer by TTL. SetTimer (moving the deadline) and DeleteTimer end a claim.
+type TimerClaim struct {
+	Owner string
+	// Kinds limits the claim to timers this replica has handlers for; kinds it does not know stay in place for
+	// replicas that do (a rolling upgrade runs old and new side by side).
+	Kinds []string
+	// Skip names requests not to claim timers of (a handler for them is already running here).
+	Skip  []string
+	Now   time.Time
+	TTL   time.Duration
+	Limit int // at most this many (must be positive)
+}
+
+// CheckTimerClaim reports a claim no backend can serve: it would claim timers for nobody, or for no time.
+func CheckTimerClaim(c TimerClaim) error {
+	switch {
+	case c.Owner == "":
+		return errors.New("claim timers: empty owner")
+	case c.TTL <= 0:
+		return fmt.Errorf("claim timers: ttl %v must be positive", c.TTL)
+	case c.Limit <= 0:
+		return fmt.Errorf("claim timers: limit %d must be positive", c.Limit)
+	case len(c.Kinds) == 0:
+		return errors.New("claim timers: no kinds")
+	}
+	return nil
+}
+
 // Filter selects requests.
 type Filter struct {
 	Statuses []RequestStatus // empty: any
@@ -207,7 +249,22 @@ type Store interface {
 	// AddApproval records one admin's approval (ErrDuplicate if that admin already approved) with its event.
 	AddApproval(ctx context.Context, requestID string, a Approval, ev Event) error
 
+	// Targets returns every target of a request, ordered by Seq. Fine for small scopes; anything that may meet
+	// a 100,000-user scope reads TargetsPage and TargetSummary instead, so memory stays bounded.
 	Targets(ctx context.Context, requestID string) ([]Target, error)
+	// TargetsPage returns at most limit targets of a request with Seq > afterSeq, ordered by Seq; only those in
+	// one of statuses when any are given. Start with afterSeq -1 and pass the last Seq of each page to read the
+	// next; a short page is the last. Paging relies on Seq being unique within a request, as every caller
+	// assigns it (CreateRequest, AddTargets).
+	TargetsPage(ctx context.Context, requestID string, afterSeq, limit int, statuses ...TargetStatus) ([]Target, error)
+	// TargetSummary counts a request's targets by status without reading them (cards, thread digests, the
+	// runner's end of a run). An unknown request has an empty summary.
+	TargetSummary(ctx context.Context, requestID string) (TargetSummary, error)
+	// AddTargets appends targets to a stored request, for scopes streamed into the store page by page. A user
+	// already among the request's targets is skipped (transitive group membership repeats users across pages),
+	// so a page may be added twice harmlessly; it returns how many were added. Seq must be unique within the
+	// request. An unknown request is ErrNotFound.
+	AddTargets(ctx context.Context, requestID string, targets []Target) (int, error)
 	// UpdateTargets writes the given targets (matched by RequestID+UserID) and their events in one transaction.
 	UpdateTargets(ctx context.Context, targets []Target, events ...Event) error
 	// LatestTarget is the most recent target row for a user (by UserID or UPN) across requests, with its request.
@@ -240,11 +297,21 @@ type Store interface {
 	DeleteTimer(ctx context.Context, kind, requestID string) error
 	DueTimers(ctx context.Context, now time.Time) ([]Timer, error)
 	NextTimer(ctx context.Context) (Timer, bool, error)
+	// ClaimTimers takes up to c.Limit due timers of c.Kinds that no live claim holds, earliest first, for c.Owner
+	// until c.Now+c.TTL (see TimerClaim). Two replicas claiming at once never get the same timer.
+	ClaimTimers(ctx context.Context, c TimerClaim) ([]Timer, error)
+	// UnclaimTimer ends owner's claim on a timer, if it still has it, so that the timer can fire again at once (a
+	// replica shutting down hands back the timers whose handlers it interrupted).
+	UnclaimTimer(ctx context.Context, kind, requestID, owner string) error
 
 	// Claim takes a named lease for owner until now+ttl; it succeeds if the lease is free, expired or already
 	// owner's (claiming again renews it). Release frees it if owner still holds it.
 	Claim(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
 	Release(ctx context.Context, name, owner string) error
+
+	// Secret is the secret stored under name, storing fresh there first when there is none, so that every
+	// replica sharing the database uses the one stored first (e.g. the key that signs download links).
+	Secret(ctx context.Context, name string, fresh []byte) ([]byte, error)
 
 	Close() error
 }

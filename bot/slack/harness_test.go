@@ -71,6 +71,8 @@ type envOpts struct {
 	teamID, appID string
 	// setup runs against the tenant and Slack before the bot starts.
 	setup func(*graphtest.Server, *fakeslack.Server)
+	// minEdit is the card editor's MinEditInterval (default 1 ms, so that tests do not wait on it).
+	minEdit time.Duration
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -130,6 +132,9 @@ func (e *env) start(o envOpts) {
 	if o.adminIDs == nil {
 		o.adminIDs = []string{alice, bob, carol}
 	}
+	if o.minEdit == 0 {
+		o.minEdit = time.Millisecond
+	}
 	dir, err := graph.New(graph.Config{GraphURL: e.tenant.GraphURL(), Credential: cred, RootCAs: e.tenant.CertPool(),
 		WriteRate: o.writeRate, RetryBaseDelay: 20 * time.Millisecond})
 	if err != nil {
@@ -141,7 +146,7 @@ func (e *env) start(o envOpts) {
 	}
 	app, err := bot.NewApp(ctx, bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass},
 		AdminIDs: o.adminIDs, AdminUserGroups: o.userGroups, AdminEntraGroup: o.adminGroup, Identities: o.identities, Policy: o.policy,
-		VerifyBackoff: []time.Duration{100 * time.Millisecond}, MinEditInterval: time.Millisecond, Owner: fmt.Sprintf("test-%p", ctx),
+		VerifyBackoff: []time.Duration{100 * time.Millisecond}, MinEditInterval: o.minEdit, Owner: fmt.Sprintf("test-%p", ctx),
 		ThreadRetry: o.threadRetry})
 	if err != nil {
 		t.Fatal(err)

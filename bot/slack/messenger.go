@@ -22,9 +22,11 @@ const Platform = "slack"
 // Messenger implements bot.Messenger over the Slack Web API.
 type Messenger struct {
 	api        *slack.Client
+	uploads    *slack.Client // api with a longer timeout, for files
 	token      string
 	apiURL     string
 	httpClient *http.Client
+	edits      editPacer // chat.update's pace and Retry-After, shared by every card (editpace.go)
 }
 
 // DefaultAPITimeout bounds every Web API call. slack-go's own client has none, so one call that Slack (or a
@@ -51,6 +53,7 @@ func NewMessenger(botToken, apiURL string, opts ...MessengerOption) *Messenger {
 		o(m)
 	}
 	m.api = slack.New(botToken, m.clientOptions()...)
+	m.uploads = m.uploadClient()
 	return m
 }
 
@@ -115,7 +118,11 @@ func (m *Messenger) Post(ctx context.Context, conv store.MessageRef, msg bot.Mes
 // Update edits with chat.update, which keeps working after an interaction's response_url has expired.
 func (m *Messenger) Update(ctx context.Context, ref store.MessageRef, msg bot.Message) error {
 	err := call(ctx, func() error {
+		if err := m.edits.wait(ctx); err != nil {
+			return err
+		}
 		_, _, _, err := m.api.UpdateMessageContext(ctx, ref.Channel, ref.ID, msgOptions(msg)...)
+		m.edits.observe(err)
 		return err
 	})
 	if err != nil {

@@ -77,6 +77,10 @@ type envOpts struct {
 	pace *teams.Pace
 	// invokeTimeout overrides how long a click waits for the core.
 	invokeTimeout time.Duration
+	// writeRate is the bot's Graph write pace (default 1,000/s); minEdit the card editor's MinEditInterval
+	// (default 1 ms, so that tests do not wait on it).
+	writeRate float64
+	minEdit   time.Duration
 }
 
 // testPace keeps the pacing code on the path of every call, at a rate no test waits on.
@@ -141,8 +145,14 @@ func (e *env) start(o envOpts) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.writeRate == 0 {
+		o.writeRate = 1000
+	}
+	if o.minEdit == 0 {
+		o.minEdit = time.Millisecond
+	}
 	dir, err := graph.New(graph.Config{GraphURL: e.tenant.GraphURL(), Credential: cred, RootCAs: e.tenant.CertPool(),
-		WriteRate: 1000, RetryBaseDelay: 20 * time.Millisecond})
+		WriteRate: o.writeRate, RetryBaseDelay: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +162,7 @@ func (e *env) start(o envOpts) {
 	}
 	admins := []string{e.p("alice").entra, e.p("bob").entra, e.p("carol").entra}
 	app, err := bot.NewApp(ctx, bot.Config{Store: st, Dir: dir, Protected: []string{graphtest.GroupBreakGlass}, TeamsAdmins: admins,
-		Policy: o.policy, VerifyBackoff: []time.Duration{100 * time.Millisecond}, MinEditInterval: time.Millisecond,
+		Policy: o.policy, VerifyBackoff: []time.Duration{100 * time.Millisecond}, MinEditInterval: o.minEdit,
 		Owner: fmt.Sprintf("test-%p", ctx), Log: log})
 	if err != nil {
 		t.Fatal(err)

@@ -40,7 +40,10 @@ type serveConfig struct {
 	teamsAnonymous                                            bool
 	quorumAbove                                               int
 	expiry, defaultLifetime, crossCheck                       time.Duration
+	leaseTTL                                                  time.Duration
 	writeRate                                                 float64
+	// Report files: the bot's public address for download links, and the key that signs them.
+	publicURL, fileKey string
 }
 
 func newServeCmd() *cobra.Command {
@@ -51,7 +54,8 @@ func newServeCmd() *cobra.Command {
 		Long: `serve runs signoutbot for a Slack workspace, a Microsoft Teams tenant, or both, in one process and one store.
 Every setting is a flag or an environment variable (flags win). Slack is on when SLACK_BOT_TOKEN is set, Teams when
 MICROSOFT_APP_ID is set (or SIGNOUTBOT_TEAMS_ANONYMOUS=1 for Microsoft's local developer tools).
-Routes: POST /slack/commands, POST /slack/interactions (Slack), POST /api/messages (Teams), GET /healthz.
+Routes: POST /slack/commands, POST /slack/interactions (Slack), POST /api/messages (Teams), GET /files/{token}
+(report files behind signed links), GET /healthz.
 With SLACK_APP_TOKEN set the bot also connects over Socket Mode, which needs no public URL.
 Graph credentials come from the AZURE_* variables; with SIGNOUTBOT_GRAPH_URL pointing at a simulated tenant
 (signoutbot faketenant) and no AZURE_* credentials it authenticates against that tenant's own token endpoint.`,
@@ -82,6 +86,8 @@ Graph credentials come from the AZURE_* variables; with SIGNOUTBOT_GRAPH_URL poi
 	ef.str(&c.teamsAdmins, "teams-admins", "SIGNOUTBOT_TEAMS_ADMINS", "", "Teams: Entra object ids of the admins (comma separated); or use SIGNOUTBOT_ADMIN_GROUP")
 	ef.str(&c.teamsOpenID, "teams-openid-url", "SIGNOUTBOT_TEAMS_OPENID_URL", "", "Teams: Bot Connector OpenID metadata URL (tests and rehearsals)")
 	ef.str(&c.teamsAuthority, "teams-authority-host", "SIGNOUTBOT_TEAMS_AUTHORITY_HOST", "", "Teams: login host for the app token (tests and rehearsals)")
+	ef.str(&c.publicURL, "public-url", "SIGNOUTBOT_PUBLIC_URL", "", "the bot's public address (https://…), for links to report files (GET /files/{token}); needed on Teams")
+	ef.str(&c.fileKey, "file-key", "SIGNOUTBOT_FILE_KEY", "", "key that signs report download links (at least 32 characters; default: one kept in the database)")
 	ef.str(&c.teamsCA, "teams-ca", "SIGNOUTBOT_TEAMS_CA", "", "Teams: PEM file of an extra certificate to trust for the login host (tests and rehearsals)")
 	errs := []error{
 		ef.boolean(&c.teamsAnonymous, "teams-anonymous", "SIGNOUTBOT_TEAMS_ANONYMOUS", false, "Teams: accept unauthenticated activities from loopback (Microsoft's local developer tools only; needs no app id and a loopback listener)"),
@@ -90,6 +96,7 @@ Graph credentials come from the AZURE_* variables; with SIGNOUTBOT_GRAPH_URL poi
 		ef.dur(&c.defaultLifetime, "token-lifetime", "SIGNOUTBOT_TOKEN_LIFETIME", 2*time.Hour, "access-token lifetime assumed when the tenant has no organization-default policy"),
 		ef.dur(&c.crossCheck, "audit-crosscheck", "SIGNOUTBOT_AUDIT_CROSSCHECK", 5*time.Minute, "how long after a run the directory audit log is checked for its revocations (0: never; needs AuditLog.Read.All)"),
 		ef.num(&c.writeRate, "write-rate", "SIGNOUTBOT_WRITE_RATE", 20, "revocations per second (Entra ID allows one app 20/s per tenant)"),
+		ef.dur(&c.leaseTTL, "lease-ttl", "SIGNOUTBOT_LEASE_TTL", 30*time.Second, "replicas on one PostgreSQL: how soon another replica takes over the work of one that died (its leases lapse)"),
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := errors.Join(errs...); err != nil {
@@ -140,14 +147,21 @@ func (c serveConfig) validate() ([]string, []string, error) {
 	if c.teams() {
 		problems = append(problems, c.validateTeams()...)
 	}
+	problems = append(problems, c.checkFileSettings()...)
 	if c.quorumAbove < 1 {
 		problems = append(problems, errors.New("SIGNOUTBOT_QUORUM_ABOVE must be at least 1"))
+	}
+	if c.leaseTTL < time.Second {
+		problems = append(problems, errors.New("SIGNOUTBOT_LEASE_TTL must be at least 1s"))
 	}
 	if c.expiry < time.Minute {
 		problems = append(problems, errors.New("SIGNOUTBOT_EXPIRY must be at least 1m"))
 	}
-	if c.writeRate <= 0 || c.writeRate > 20 {
-		problems = append(problems, errors.New("SIGNOUTBOT_WRITE_RATE must be above 0 and at most 20 (Graph's write limit per app and tenant)"))
+	// A simulated tenant may be scaled up (signoutbot faketenant --write-budget/--write-window), so that a rehearsal
+	// of a 100,000-user cutover takes a minute; real Graph never allows one app more than 20 writes per second.
+	if c.writeRate <= 0 || c.writeRate > 20 && c.credential != "simulated" {
+		problems = append(problems, errors.New("SIGNOUTBOT_WRITE_RATE must be above 0 and at most 20 (Graph's write limit per app and tenant; "+
+			"more only against a simulated tenant with SIGNOUTBOT_CREDENTIAL=simulated)"))
 	}
 	return users, groups, errors.Join(problems...)
 }
@@ -221,11 +235,16 @@ func runServe(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	fileKey, err := c.fileLinkKey(ctx, st)
+	if err != nil {
+		return err
+	}
 	// NewApp resolves the protected accounts and the admin group to object ids: a typo stops start-up here
 	// instead of protecting nobody.
 	app, err := bot.NewApp(ctx, bot.Config{Store: st, Dir: dir, Protected: list(c.protected), AdminIDs: users, AdminUserGroups: groups,
+		FileKey: fileKey, PublicURL: c.publicBase(),
 		AdminEntraGroup: c.adminGroup, Identities: idMap, DefaultTokenLifetime: c.defaultLifetime, WriteRate: c.writeRate,
-		TeamsAdmins: list(c.teamsAdmins), CrossCheckAfter: crossCheckSetting(c.crossCheck),
+		TeamsAdmins: list(c.teamsAdmins), CrossCheckAfter: crossCheckSetting(c.crossCheck), LeaseTTL: c.leaseTTL,
 		Policy: approvals.Policy{QuorumAbove: c.quorumAbove, Expiry: c.expiry}, Log: log})
 	if err != nil {
 		return err
@@ -250,6 +269,11 @@ func runServe(ctx context.Context, c serveConfig) error {
 		waits = append(waits, th.Wait)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	// Report files for whoever holds a signed link (Teams' threads link here); the token is the permission.
+	mux.Handle("GET /files/{token}", app.FileHandler())
+	if c.teams() && c.publicURL == "" {
+		log.Warn("SIGNOUTBOT_PUBLIC_URL is not set: Teams threads of requests above 50 users will say that their report files cannot be linked")
+	}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return fmt.Errorf("SIGNOUTBOT_LISTEN %s: %w", c.listen, err)

@@ -146,6 +146,18 @@ CREATE TABLE leases (
 	expires_at bigint NOT NULL
 );
 `,
+	// 2: timer claims, so that each due timer fires once across replicas.
+	`
+ALTER TABLE timers ADD COLUMN claimed_by text NOT NULL DEFAULT '';
+ALTER TABLE timers ADD COLUMN claimed_until bigint;
+`,
+	// 3: secrets every replica must share (the key that signs download links).
+	`
+CREATE TABLE secrets (
+	name  text PRIMARY KEY,
+	value bytea NOT NULL
+);
+`,
 }
 
 // migrateLockSQL serialises migrations across processes: two replicas starting at once must not both apply a

@@ -91,6 +91,134 @@ func (d *DB) Targets(ctx context.Context, requestID string) ([]store.Target, err
 	return out, nil
 }
 
+// TargetsPage returns up to limit targets with Seq > afterSeq in Seq order, optionally of some statuses only
+// (see store.Store). The targets_seq index serves both the filter on request and the order.
+func (d *DB) TargetsPage(ctx context.Context, requestID string, afterSeq, limit int, statuses ...store.TargetStatus) ([]store.Target, error) {
+	q := `SELECT ` + targetCols + ` FROM targets t WHERE t.request_id = $1 AND t.seq > $2`
+	args := []any{requestID, afterSeq}
+	if len(statuses) > 0 {
+		names := make([]string, len(statuses))
+		for i, st := range statuses {
+			names[i] = string(st)
+		}
+		args = append(args, names)
+		q += fmt.Sprintf(` AND t.status = ANY($%d)`, len(args))
+	}
+	q += ` ORDER BY t.seq, t.user_id`
+	if limit > 0 {
+		args = append(args, limit)
+		q += fmt.Sprintf(` LIMIT $%d`, len(args))
+	}
+	rows, err := d.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: targets of %s after %d: %w", requestID, afterSeq, err)
+	}
+	defer rows.Close()
+	var out []store.Target
+	for rows.Next() {
+		var w targetRow
+		if err := rows.Scan(w.dest()...); err != nil {
+			return nil, fmt.Errorf("postgres: targets of %s after %d: %w", requestID, afterSeq, err)
+		}
+		out = append(out, w.target())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: targets of %s after %d: %w", requestID, afterSeq, err)
+	}
+	return out, nil
+}
+
+// TargetSummary counts a request's targets by status and guest in one grouped scan of its rows.
+func (d *DB) TargetSummary(ctx context.Context, requestID string) (store.TargetSummary, error) {
+	sum := store.TargetSummary{ByStatus: map[store.TargetStatus]int{}, Guests: map[store.TargetStatus]int{}}
+	rows, err := d.pool.Query(ctx, `SELECT status, guest, COUNT(*), COUNT(revoked_at), MAX(revoked_at)
+		FROM targets WHERE request_id = $1 GROUP BY status, guest`, requestID)
+	if err != nil {
+		return sum, fmt.Errorf("postgres: summary of %s: %w", requestID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			status        string
+			guest         bool
+			n, revoked    int
+			lastRevokedAt *int64
+		)
+		if err := rows.Scan(&status, &guest, &n, &revoked, &lastRevokedAt); err != nil {
+			return sum, fmt.Errorf("postgres: summary of %s: %w", requestID, err)
+		}
+		st := store.TargetStatus(status)
+		sum.Total += n
+		sum.ByStatus[st] += n
+		if guest {
+			sum.Guests[st] += n
+		}
+		sum.Revoked += revoked
+		if last := fromNanos(lastRevokedAt); last.After(sum.LastRevokedAt) {
+			sum.LastRevokedAt = last
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return sum, fmt.Errorf("postgres: summary of %s: %w", requestID, err)
+	}
+	return sum, nil
+}
+
+const addTargetSQL = `INSERT INTO targets (request_id, seq, user_id, upn, display_name, guest, status, detail, attempts,
+	revoked_at, sessions_valid_from, confirmed_at, updated_at, disabled, external, graph_revoked_at, verify_passes)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+	ON CONFLICT (request_id, user_id) DO NOTHING`
+
+// AddTargets appends a page of a request's scope in one round trip; users it already has are skipped (ON
+// CONFLICT DO NOTHING on the primary key), so a page stored twice changes nothing. COPY, which CreateRequest
+// uses, cannot skip them.
+func (d *DB) AddTargets(ctx context.Context, requestID string, targets []store.Target) (int, error) {
+	var (
+		e     encoder
+		batch pgx.Batch
+	)
+	for _, t := range targets {
+		batch.Queue(addTargetSQL, requestID, t.Seq, t.UserID, t.UPN, t.DisplayName, t.Guest, string(t.Status), t.Detail,
+			t.Attempts, e.nullTime(t.RevokedAt), e.nullTime(t.SessionsValidFrom), e.nullTime(t.ConfirmedAt),
+			e.nullTime(t.UpdatedAt), t.Disabled, t.External, e.nullTime(t.GraphRevokedAt), t.VerifyPasses)
+	}
+	if e.err != nil {
+		return 0, fmt.Errorf("postgres: add targets to %s: %w", requestID, e.err)
+	}
+	added := 0
+	err := d.inTx(ctx, func(tx pgx.Tx) error {
+		added = 0
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM requests WHERE id = $1`, requestID).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: add targets to %s: %w", requestID, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: add targets to %s: %w", requestID, err)
+		}
+		if batch.Len() == 0 {
+			return nil
+		}
+		br := tx.SendBatch(ctx, &batch)
+		for _, t := range targets {
+			tag, err := br.Exec()
+			if err != nil {
+				_ = br.Close()
+				return fmt.Errorf("postgres: add target %s to request %s: %w", t.UserID, requestID, err)
+			}
+			added += int(tag.RowsAffected())
+		}
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("postgres: add targets to %s: %w", requestID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return added, nil
+}
+
 const updateTargetSQL = `UPDATE targets SET upn = $1, display_name = $2, guest = $3, status = $4, detail = $5,
 	attempts = $6, revoked_at = $7, sessions_valid_from = $8, confirmed_at = $9, updated_at = $10, disabled = $11,
 	external = $12, graph_revoked_at = $13, verify_passes = $14

@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +25,7 @@ func (d *DB) SetTimer(ctx context.Context, t store.Timer) error {
 		return fmt.Errorf("postgres: set timer %s/%s: %w", t.Kind, t.RequestID, e.err)
 	}
 	_, err := d.pool.Exec(ctx, `INSERT INTO timers (kind, request_id, due) VALUES ($1, $2, $3)
-		ON CONFLICT (kind, request_id) DO UPDATE SET due = excluded.due`, t.Kind, t.RequestID, due)
+		ON CONFLICT (kind, request_id) DO UPDATE SET due = excluded.due, claimed_by = '', claimed_until = NULL`, t.Kind, t.RequestID, due)
 	if err != nil {
 		return fmt.Errorf("postgres: set timer %s/%s: %w", t.Kind, t.RequestID, err)
 	}
@@ -83,6 +85,64 @@ func scanTimer(s pgx.Row) (store.Timer, error) {
 	}
 	t.Due = fromNanos(&due)
 	return t, nil
+}
+
+// claimTimersSQL marks due, unclaimed timers as owner's. FOR UPDATE SKIP LOCKED lets replicas claim side by side
+// without waiting on each other: a row another claimant has locked is skipped, and a row whose claim committed
+// while this statement waited is re-checked against the WHERE clause (READ COMMITTED) and left out.
+const claimTimersSQL = `UPDATE timers t SET claimed_by = $1, claimed_until = $2
+	FROM (SELECT kind, request_id FROM timers
+		WHERE due <= $3 AND (claimed_until IS NULL OR claimed_until <= $3)
+			AND kind = ANY($4) AND NOT (request_id = ANY($5))
+		ORDER BY due, kind, request_id LIMIT $6
+		FOR UPDATE SKIP LOCKED) c
+	WHERE t.kind = c.kind AND t.request_id = c.request_id
+	RETURNING t.kind, t.request_id, t.due`
+
+// ClaimTimers takes due, unclaimed timers of the given kinds for c.Owner (see claimTimersSQL).
+func (d *DB) ClaimTimers(ctx context.Context, c store.TimerClaim) ([]store.Timer, error) {
+	if err := store.CheckTimerClaim(c); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	var e encoder
+	until := e.time(c.Now.Add(c.TTL))
+	if e.err != nil {
+		return nil, fmt.Errorf("postgres: claim timers: %w", e.err)
+	}
+	skip := c.Skip
+	if skip == nil {
+		skip = []string{}
+	}
+	rows, err := d.pool.Query(ctx, claimTimersSQL, c.Owner, until, bound(c.Now), c.Kinds, skip, c.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim timers: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Timer
+	for rows.Next() {
+		t, err := scanTimer(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: claim timers: %w", err)
+	}
+	// RETURNING keeps no order.
+	slices.SortFunc(out, func(a, b store.Timer) int {
+		return cmp.Or(a.Due.Compare(b.Due), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.RequestID, b.RequestID))
+	})
+	return out, nil
+}
+
+// UnclaimTimer ends owner's claim on a timer, if it still has it.
+func (d *DB) UnclaimTimer(ctx context.Context, kind, requestID, owner string) error {
+	if _, err := d.pool.Exec(ctx, `UPDATE timers SET claimed_by = '', claimed_until = NULL
+		WHERE kind = $1 AND request_id = $2 AND claimed_by = $3`, kind, requestID, owner); err != nil {
+		return fmt.Errorf("postgres: unclaim timer %s/%s: %w", kind, requestID, err)
+	}
+	return nil
 }
 
 // claimSQL takes or renews a lease in one statement. ON CONFLICT locks the existing row and re-evaluates the

@@ -139,6 +139,18 @@ ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN scope_ref TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN data TEXT NOT NULL DEFAULT '';
 `,
+	// 6: timer claims, so that each due timer fires once across replicas.
+	`
+ALTER TABLE timers ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE timers ADD COLUMN claimed_until TEXT;
+`,
+	// 7: secrets every replica must share (the key that signs download links).
+	`
+CREATE TABLE secrets (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+);
+`,
 }
 
 // migrate creates the bookkeeping table and applies every step not yet recorded, each in its own

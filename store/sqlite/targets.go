@@ -90,6 +90,133 @@ func (d *DB) Targets(ctx context.Context, requestID string) ([]store.Target, err
 	return out, nil
 }
 
+// TargetsPage returns up to limit targets with Seq > afterSeq in Seq order, optionally of some statuses only
+// (see store.Store). The targets_seq index serves both the filter on request and the order.
+func (d *DB) TargetsPage(ctx context.Context, requestID string, afterSeq, limit int, statuses ...store.TargetStatus) ([]store.Target, error) {
+	q := `SELECT ` + targetCols + ` FROM targets t WHERE t.request_id = ? AND t.seq > ?`
+	args := []any{requestID, afterSeq}
+	if len(statuses) > 0 {
+		q += ` AND t.status IN (?` + strings.Repeat(",?", len(statuses)-1) + `)`
+		for _, st := range statuses {
+			args = append(args, string(st))
+		}
+	}
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	q += ` ORDER BY t.seq, t.user_id LIMIT ?`
+	args = append(args, limit)
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: targets of %s after %d: %w", requestID, afterSeq, err)
+	}
+	defer rows.Close()
+	var out []store.Target
+	for rows.Next() {
+		var w targetRow
+		if err := rows.Scan(w.dest()...); err != nil {
+			return nil, fmt.Errorf("sqlite: targets of %s after %d: %w", requestID, afterSeq, err)
+		}
+		t, err := w.target()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: targets of %s after %d: %w", requestID, afterSeq, err)
+	}
+	return out, nil
+}
+
+// TargetSummary counts a request's targets by status and guest in one grouped scan of its rows.
+func (d *DB) TargetSummary(ctx context.Context, requestID string) (store.TargetSummary, error) {
+	sum := store.TargetSummary{ByStatus: map[store.TargetStatus]int{}, Guests: map[store.TargetStatus]int{}}
+	rows, err := d.db.QueryContext(ctx, `SELECT status, guest, COUNT(*), COUNT(revoked_at), MAX(revoked_at)
+		FROM targets WHERE request_id = ? GROUP BY status, guest`, requestID)
+	if err != nil {
+		return sum, fmt.Errorf("sqlite: summary of %s: %w", requestID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			status        string
+			guest         bool
+			n, revoked    int
+			lastRevokedAt sql.NullString
+		)
+		if err := rows.Scan(&status, &guest, &n, &revoked, &lastRevokedAt); err != nil {
+			return sum, fmt.Errorf("sqlite: summary of %s: %w", requestID, err)
+		}
+		st := store.TargetStatus(status)
+		sum.Total += n
+		sum.ByStatus[st] += n
+		if guest {
+			sum.Guests[st] += n
+		}
+		sum.Revoked += revoked
+		// Times are stored in one fixed-width UTC layout, so MAX of the text is the latest time.
+		last, err := parseTime(lastRevokedAt)
+		if err != nil {
+			return sum, fmt.Errorf("sqlite: summary of %s: %w", requestID, err)
+		}
+		if last.After(sum.LastRevokedAt) {
+			sum.LastRevokedAt = last
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return sum, fmt.Errorf("sqlite: summary of %s: %w", requestID, err)
+	}
+	return sum, nil
+}
+
+// AddTargets appends a page of a request's scope; users it already has are skipped (ON CONFLICT DO NOTHING on
+// the primary key), so a page stored twice changes nothing.
+func (d *DB) AddTargets(ctx context.Context, requestID string, targets []store.Target) (int, error) {
+	added := 0
+	err := d.write(ctx, func(tx *sql.Tx) error {
+		added = 0
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM requests WHERE id = ?`, requestID).Scan(&one)
+		if err == sql.ErrNoRows {
+			return fmt.Errorf("sqlite: add targets to %s: %w", requestID, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: add targets to %s: %w", requestID, err)
+		}
+		if len(targets) == 0 {
+			return nil
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO targets (request_id, seq, user_id, upn, display_name, guest,
+			status, detail, attempts, revoked_at, sessions_valid_from, confirmed_at, updated_at, disabled, external,
+			graph_revoked_at, verify_passes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (request_id, user_id) DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare target insert: %w", err)
+		}
+		defer stmt.Close()
+		for _, t := range targets {
+			res, err := stmt.ExecContext(ctx, requestID, t.Seq, t.UserID, t.UPN, t.DisplayName, t.Guest, string(t.Status),
+				t.Detail, t.Attempts, nullTime(t.RevokedAt), nullTime(t.SessionsValidFrom), nullTime(t.ConfirmedAt),
+				nullTime(t.UpdatedAt), t.Disabled, t.External, nullTime(t.GraphRevokedAt), t.VerifyPasses)
+			if err != nil {
+				return fmt.Errorf("sqlite: add target %s to request %s: %w", t.UserID, requestID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("sqlite: add target %s to request %s: %w", t.UserID, requestID, err)
+			}
+			added += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return added, nil
+}
+
 // UpdateTargets rewrites each target's state (everything but its keys and Seq, which is its fixed place in the
 // scope) and appends events, all in one transaction; a target that does not exist rolls everything back with
 // store.ErrNotFound. A zero UpdatedAt becomes now.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/signoutbot/signoutbot/store"
@@ -18,7 +19,8 @@ func (d *DB) SetTimer(ctx context.Context, t store.Timer) error {
 	}
 	return d.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO timers (kind, request_id, due) VALUES (?, ?, ?)
-			ON CONFLICT (kind, request_id) DO UPDATE SET due = excluded.due`, t.Kind, t.RequestID, fmtTime(t.Due))
+			ON CONFLICT (kind, request_id) DO UPDATE SET due = excluded.due, claimed_by = '', claimed_until = NULL`,
+			t.Kind, t.RequestID, fmtTime(t.Due))
 		if err != nil {
 			return fmt.Errorf("sqlite: set timer %s/%s: %w", t.Kind, t.RequestID, err)
 		}
@@ -84,6 +86,75 @@ func scanTimer(s interface{ Scan(...any) error }) (store.Timer, error) {
 		return store.Timer{}, fmt.Errorf("sqlite: timer %s/%s: %w", t.Kind, t.RequestID, err)
 	}
 	return t, nil
+}
+
+// ClaimTimers takes due, unclaimed timers of the given kinds for c.Owner. SQLite serialises writers, so selecting
+// and marking them in one write transaction is enough for two processes on one file never to take the same one.
+func (d *DB) ClaimTimers(ctx context.Context, c store.TimerClaim) ([]store.Timer, error) {
+	if err := store.CheckTimerClaim(c); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	var out []store.Timer
+	err := d.write(ctx, func(tx *sql.Tx) error {
+		out = nil
+		now := fmtTime(c.Now)
+		args := []any{now, now}
+		q := `SELECT kind, request_id, due FROM timers WHERE due <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+			AND kind IN (` + placeholders(len(c.Kinds)) + `)`
+		for _, k := range c.Kinds {
+			args = append(args, k)
+		}
+		if len(c.Skip) > 0 {
+			q += ` AND request_id NOT IN (` + placeholders(len(c.Skip)) + `)`
+			for _, id := range c.Skip {
+				args = append(args, id)
+			}
+		}
+		q += ` ORDER BY due, kind, request_id LIMIT ?`
+		args = append(args, c.Limit)
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim timers: %w", err)
+		}
+		for rows.Next() {
+			t, err := scanTimer(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, t)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("sqlite: claim timers: %w", err)
+		}
+		until := fmtTime(c.Now.Add(c.TTL))
+		for _, t := range out {
+			if _, err := tx.ExecContext(ctx, `UPDATE timers SET claimed_by = ?, claimed_until = ? WHERE kind = ? AND request_id = ?`,
+				c.Owner, until, t.Kind, t.RequestID); err != nil {
+				return fmt.Errorf("sqlite: claim timer %s/%s: %w", t.Kind, t.RequestID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UnclaimTimer ends owner's claim on a timer, if it still has it.
+func (d *DB) UnclaimTimer(ctx context.Context, kind, requestID, owner string) error {
+	return d.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE timers SET claimed_by = '', claimed_until = NULL
+			WHERE kind = ? AND request_id = ? AND claimed_by = ?`, kind, requestID, owner); err != nil {
+			return fmt.Errorf("sqlite: unclaim timer %s/%s: %w", kind, requestID, err)
+		}
+		return nil
+	})
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
 // Claim takes or renews the lease name for owner until now+ttl. It is one conditional UPSERT, so two

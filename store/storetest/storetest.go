@@ -35,6 +35,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LatestTarget", testLatestTarget},
 		{"UserHistory", testUserHistory},
 		{"ActiveRequestsFor", testActiveRequestsFor},
+		{"TargetsPage", testTargetsPage},
+		{"TargetSummary", testTargetSummary},
+		{"AddTargets", testAddTargets},
 		{"Events", testEvents},
 		{"EventsAppendOnly", testEventsAppendOnly},
 		{"EventsAfter", testEventsAfter},
@@ -42,6 +45,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SeenDelivery", testSeenDelivery},
 		{"Timers", testTimers},
 		{"Leases", testLeases},
+		{"Secrets", testSecrets},
+		{"ClaimTimers", testClaimTimers},
+		{"ClaimTimersConcurrent", testClaimTimersConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

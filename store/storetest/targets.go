@@ -265,3 +265,159 @@ func testActiveRequestsFor(t *testing.T, s store.Store) {
 	}
 	equal(t, "active requests except ACT002", got, map[string]string{"u1": "ACT001"})
 }
+
+func testTargetsPage(t *testing.T, s store.Store) {
+	targets := someTargets("PAGE01", 7)
+	for i := range targets {
+		if targets[i].Seq%3 == 0 {
+			targets[i].Status = store.TargetRevoked
+		}
+	}
+	mustCreate(t, s, newRequest("PAGE01", base()), targets, "")
+	mustCreate(t, s, newRequest("PAGE02", base()), someTargets("PAGE02", 2), "")
+	seqs := func(page []store.Target) []int {
+		out := []int{}
+		for _, tg := range page {
+			if tg.RequestID != "PAGE01" {
+				t.Errorf("page holds a target of %s", tg.RequestID)
+			}
+			out = append(out, tg.Seq)
+		}
+		return out
+	}
+	tests := []struct {
+		name            string
+		afterSeq, limit int
+		statuses        []store.TargetStatus
+		want            []int
+	}{
+		{"first page", -1, 3, nil, []int{0, 1, 2}},
+		{"next page", 2, 3, nil, []int{3, 4, 5}},
+		{"last short page", 5, 3, nil, []int{6}},
+		{"past the end", 6, 3, nil, []int{}},
+		{"no limit", 3, 0, nil, []int{4, 5, 6}},
+		{"one status", -1, 10, []store.TargetStatus{store.TargetRevoked}, []int{0, 3, 6}},
+		{"one status paged", 0, 1, []store.TargetStatus{store.TargetRevoked}, []int{3}},
+		{"two statuses", 4, 10, []store.TargetStatus{store.TargetPending, store.TargetRevoked}, []int{5, 6}},
+		{"no such status", -1, 10, []store.TargetStatus{store.TargetFailed}, []int{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			page, err := s.TargetsPage(ctx(t), "PAGE01", tc.afterSeq, tc.limit, tc.statuses...)
+			if err != nil {
+				t.Fatalf("TargetsPage: %v", err)
+			}
+			equal(t, "seqs", seqs(page), tc.want)
+		})
+	}
+	// Pages put together are Targets, field for field.
+	all, err := s.Targets(ctx(t), "PAGE01")
+	if err != nil {
+		t.Fatalf("Targets: %v", err)
+	}
+	var paged []store.Target
+	for after := -1; ; {
+		page, err := s.TargetsPage(ctx(t), "PAGE01", after, 2)
+		if err != nil {
+			t.Fatalf("TargetsPage: %v", err)
+		}
+		paged = append(paged, page...)
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	equal(t, "paged targets", paged, all)
+	if page, err := s.TargetsPage(ctx(t), "NOSUCH", -1, 10); err != nil || len(page) != 0 {
+		t.Errorf("TargetsPage of an unknown request = %v, %v; want empty", page, err)
+	}
+}
+
+func testTargetSummary(t *testing.T, s store.Store) {
+	targets := someTargets("SUM001", 6)
+	set := func(seq int, st store.TargetStatus, guest bool, revokedAt time.Time) {
+		for i := range targets {
+			if targets[i].Seq == seq {
+				targets[i].Status, targets[i].Guest, targets[i].RevokedAt = st, guest, revokedAt
+			}
+		}
+	}
+	last := base().Add(90 * time.Second).In(time.FixedZone("CET", 3600))
+	set(0, store.TargetExcluded, true, time.Time{})
+	set(1, store.TargetRevoked, false, base().Add(time.Minute))
+	set(2, store.TargetSessionsInvalid, false, last)
+	set(3, store.TargetGuest, true, base().Add(30*time.Second))
+	set(4, store.TargetFailed, false, time.Time{})
+	mustCreate(t, s, newRequest("SUM001", base()), targets, "")
+	mustCreate(t, s, newRequest("SUM002", base()), someTargets("SUM002", 3), "")
+
+	got, err := s.TargetSummary(ctx(t), "SUM001")
+	if err != nil {
+		t.Fatalf("TargetSummary: %v", err)
+	}
+	want := store.TargetSummary{
+		Total: 6,
+		ByStatus: map[store.TargetStatus]int{store.TargetExcluded: 1, store.TargetRevoked: 1, store.TargetSessionsInvalid: 1,
+			store.TargetGuest: 1, store.TargetFailed: 1, store.TargetPending: 1},
+		Guests:        map[store.TargetStatus]int{store.TargetExcluded: 1, store.TargetGuest: 1},
+		Revoked:       3,
+		LastRevokedAt: last.UTC(),
+	}
+	allUTC(t, "last revocation", got.LastRevokedAt)
+	equal(t, "summary", got, want)
+
+	empty, err := s.TargetSummary(ctx(t), "NOSUCH")
+	if err != nil {
+		t.Fatalf("TargetSummary of an unknown request: %v", err)
+	}
+	if empty.Total != 0 || len(empty.ByStatus) != 0 || !empty.LastRevokedAt.IsZero() {
+		t.Errorf("TargetSummary of an unknown request = %+v, want empty", empty)
+	}
+}
+
+func testAddTargets(t *testing.T, s store.Store) {
+	mustCreate(t, s, newRequest("ADD001", base()), nil, "")
+	pages := [][]store.Target{someTargets("ADD001", 3), someTargets("ADD001", 5)}
+	// The second page repeats the first three users (transitive membership) under other Seqs: they are skipped.
+	for i := range pages[1] {
+		pages[1][i].Seq += 3
+		pages[1][i].DisplayName = "renamed"
+	}
+	wantAdded := []int{3, 2}
+	for i, page := range pages {
+		n, err := s.AddTargets(ctx(t), "ADD001", page)
+		if err != nil {
+			t.Fatalf("AddTargets page %d: %v", i, err)
+		}
+		if n != wantAdded[i] {
+			t.Errorf("AddTargets page %d added %d, want %d", i, n, wantAdded[i])
+		}
+	}
+	// The same page again (a retried write) adds nobody.
+	if n, err := s.AddTargets(ctx(t), "ADD001", pages[0]); err != nil || n != 0 {
+		t.Errorf("AddTargets again = %d, %v; want 0, nil", n, err)
+	}
+	got, err := s.Targets(ctx(t), "ADD001")
+	if err != nil {
+		t.Fatalf("Targets: %v", err)
+	}
+	if len(got) != 5 {
+		t.Fatalf("Targets = %d, want 5", len(got))
+	}
+	for i, tg := range got[:3] {
+		if tg.DisplayName == "renamed" || tg.Seq != i {
+			t.Errorf("target %d = %+v: the first page's row must stay", i, tg)
+		}
+	}
+	for _, tg := range got[3:] {
+		if tg.Seq < 6 || tg.DisplayName != "renamed" {
+			t.Errorf("target %+v: want the second page's new users", tg)
+		}
+	}
+	if n, err := s.AddTargets(ctx(t), "ADD001", nil); err != nil || n != 0 {
+		t.Errorf("AddTargets of nothing = %d, %v", n, err)
+	}
+	if _, err := s.AddTargets(ctx(t), "NOSUCH", someTargets("NOSUCH", 1)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AddTargets to an unknown request: %v, want ErrNotFound", err)
+	}
+}

@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,5 +132,139 @@ func testLeases(t *testing.T, s store.Store) {
 	// Releasing a lease nobody holds is harmless.
 	if err := s.Release(ctx(t), "never-claimed", "bot-a"); err != nil {
 		t.Errorf("Release of unknown lease: %v", err)
+	}
+}
+
+func testClaimTimers(t *testing.T, s store.Store) {
+	set := func(kind, req string, due time.Time) {
+		t.Helper()
+		if err := s.SetTimer(ctx(t), store.Timer{Kind: kind, RequestID: req, Due: due}); err != nil {
+			t.Fatalf("SetTimer(%s/%s): %v", kind, req, err)
+		}
+	}
+	t0 := base()
+	set("run", "R1", t0)
+	set("verify", "R1", t0.Add(time.Second))
+	set("run", "R2", t0.Add(2*time.Second))
+	set("future", "R3", t0.Add(time.Hour))
+	set("run", "R4", t0.Add(time.Hour)) // not due
+	known := []string{"run", "verify", "future"}
+	claim := func(owner string, at time.Time, skip []string, limit int) []string {
+		t.Helper()
+		got, err := s.ClaimTimers(ctx(t), store.TimerClaim{Owner: owner, Kinds: known, Skip: skip, Now: at, TTL: time.Minute, Limit: limit})
+		if err != nil {
+			t.Fatalf("ClaimTimers(%s): %v", owner, err)
+		}
+		var out []string
+		for _, tm := range got {
+			out = append(out, tm.Kind+"/"+tm.RequestID)
+			allUTC(t, "claimed timer", tm.Due)
+		}
+		return out
+	}
+	steps := []struct {
+		what  string
+		owner string
+		at    time.Time
+		skip  []string
+		limit int
+		want  []string
+	}{
+		{"limit, earliest first", "bot-a", t0.Add(3 * time.Second), nil, 1, []string{"run/R1"}},
+		{"claimed ones are skipped; skip list honoured", "bot-b", t0.Add(3 * time.Second), []string{"R2"}, 10, []string{"verify/R1"}},
+		{"the rest", "bot-a", t0.Add(4 * time.Second), nil, 10, []string{"run/R2"}},
+		{"nothing left before the claims expire", "bot-b", t0.Add(time.Minute), nil, 10, nil},
+		{"an expired claim is taken over", "bot-b", t0.Add(time.Minute + 3*time.Second), []string{"R2"}, 10, []string{"run/R1", "verify/R1"}},
+	}
+	for _, st := range steps {
+		if got := claim(st.owner, st.at, st.skip, st.limit); !slices.Equal(got, st.want) {
+			t.Fatalf("%s: claimed %v, want %v", st.what, got, st.want)
+		}
+	}
+	// Moving a claimed timer ends the claim: it is a new deadline, to be fired again (verify/R1 stays claimed).
+	set("run", "R1", t0.Add(2*time.Minute))
+	if got := claim("bot-c", t0.Add(2*time.Minute), []string{"R2"}, 10); !slices.Equal(got, []string{"run/R1"}) {
+		t.Fatalf("after SetTimer moved a claimed timer: claimed %v, want [run/R1]", got)
+	}
+	// Unclaiming: only the owner's claim ends, and the timer can be claimed again at once.
+	if err := s.UnclaimTimer(ctx(t), "run", "R1", "bot-a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("bot-a", t0.Add(2*time.Minute), []string{"R2"}, 10); len(got) != 0 {
+		t.Fatalf("claimed %v after another owner's unclaim, want nothing", got)
+	}
+	if err := s.UnclaimTimer(ctx(t), "run", "R1", "bot-c"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("bot-a", t0.Add(2*time.Minute), []string{"R2"}, 10); !slices.Equal(got, []string{"run/R1"}) {
+		t.Fatalf("after the owner unclaimed it: claimed %v, want [run/R1]", got)
+	}
+	// A kind this replica does not know stays in place for one that does.
+	set("newkind", "R5", t0)
+	if got := claim("bot-c", t0.Add(3*time.Hour), []string{"R1", "R2", "R3", "R4"}, 10); len(got) != 0 {
+		t.Fatalf("claimed %v, want nothing (unknown kind, skipped requests)", got)
+	}
+	due, err := s.DueTimers(ctx(t), t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(due, func(tm store.Timer) bool { return tm.Kind == "newkind" }) {
+		t.Fatalf("the unknown kind's timer is gone: %v", due)
+	}
+	for _, bad := range []store.TimerClaim{
+		{Kinds: known, Now: t0, TTL: time.Minute, Limit: 1},
+		{Owner: "x", Kinds: known, Now: t0, Limit: 1},
+		{Owner: "x", Kinds: known, Now: t0, TTL: time.Minute},
+		{Owner: "x", Now: t0, TTL: time.Minute, Limit: 1},
+	} {
+		if _, err := s.ClaimTimers(ctx(t), bad); err == nil {
+			t.Errorf("ClaimTimers(%+v) = nil error, want one", bad)
+		}
+	}
+}
+
+// testClaimTimersConcurrent: claimants racing for the same due timers never get the same one, and together get
+// every one.
+func testClaimTimersConcurrent(t *testing.T, s store.Store) {
+	const n, claimants = 60, 4
+	t0 := base()
+	for i := range n {
+		if err := s.SetTimer(ctx(t), store.Timer{Kind: "run", RequestID: fmt.Sprintf("R%03d", i), Due: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		mu  sync.Mutex
+		got = map[string]string{}
+		wg  sync.WaitGroup
+	)
+	for c := range claimants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("bot-%d", c)
+			for {
+				tms, err := s.ClaimTimers(ctx(t), store.TimerClaim{Owner: owner, Kinds: []string{"run"}, Now: t0, TTL: time.Minute, Limit: 3})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(tms) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, tm := range tms {
+					if prev, dup := got[tm.RequestID]; dup {
+						t.Errorf("%s claimed by %s and %s", tm.RequestID, prev, owner)
+					}
+					got[tm.RequestID] = owner
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != n {
+		t.Fatalf("%d of %d timers claimed", len(got), n)
 	}
 }

@@ -82,6 +82,8 @@ type Server struct {
 	views      []*View
 	triggers   map[string]bool // trigger_ids already exchanged for a view
 	expired    bool            // views.open answers expired_trigger_id
+	files      fileStore       // uploads and shared files (files.go)
+	edits      editLimit       // RateLimitUpdates and the record of every chat.update
 }
 
 // New starts a fake Slack that accepts token.
@@ -223,6 +225,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.openConnection(w, r)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, uploadURLPrefix) {
+		s.receiveUpload(w, r)
+		return
+	}
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	_ = r.ParseForm()
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -260,9 +266,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.post(w, r)
 	case "chat.update":
-		s.update(w, r)
+		s.limitedUpdate(w, r)
 	case "chat.postEphemeral":
 		s.ephemeral(w, r)
+	case "files.getUploadURLExternal":
+		s.getUploadURL(w, r)
+	case "files.completeUploadExternal":
+		s.completeUpload(w, r)
 	case "views.open":
 		s.openView(w, r)
 	case "users.info":

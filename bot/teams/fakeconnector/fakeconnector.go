@@ -215,6 +215,7 @@ type Server struct {
 	calls       []Call
 	refused     int
 	anonymous   bool
+	editLimit   editThrottle
 }
 
 // New starts a fake Bot Framework for one bot.
@@ -433,6 +434,8 @@ func (s *Server) connector(next func(w http.ResponseWriter, r *http.Request)) ht
 		case s.failN > 0:
 			s.failN--
 			status = s.failStatus
+		case r.Method == http.MethodPut && s.editLimit.refuse():
+			status, call.RetryAfter = http.StatusTooManyRequests, s.editLimit.retryAfter
 		}
 		s.mu.Unlock()
 		switch {
