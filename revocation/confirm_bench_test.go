@@ -3,6 +3,7 @@ package revocation_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -45,11 +46,12 @@ func BenchmarkConfirmationsAsTheyHappen(b *testing.B) {
 			b.ReportMetric(last.revoking.Seconds(), "s-revoking")
 			b.ReportMetric(pass.Seconds(), "s-one-pass")
 			b.ReportMetric(ratio, "ratio")
-			fmt.Printf("%s, %d users at %g/s: first confirmed %s, half %s, all %s after Run started; revoking took %s; "+
-				"one verification pass over all %d takes %s; ratio all/(revoking+pass) = %.2f; Graph reads %d\n",
+			fmt.Printf("confirmations-as-they-happen (%s): %d users at %g/s: first confirmed %s, half %s, all %s after Run started; "+
+				"revoking took %s; one verification pass over all %d takes %s; ratio all/(revoking+pass) = %.2f (target 1.2); "+
+				"Graph reads %d; cores=%d\n",
 				name, users, rate, last.first.Round(time.Millisecond), last.half.Round(time.Millisecond),
 				last.allConfirmed.Round(time.Millisecond), last.revoking.Round(time.Millisecond), users,
-				pass.Round(time.Millisecond), ratio, last.reads)
+				pass.Round(time.Millisecond), ratio, last.reads, runtime.NumCPU())
 		})
 	}
 }
