@@ -87,6 +87,7 @@ type App struct {
 	tzCache    map[string]*time.Location
 	threads    map[string]*threadState
 	kick       chan struct{}
+	samples    map[string]cardSample // the users a running request's card names (see storedView)
 }
 
 // AddMessenger registers a platform adapter.

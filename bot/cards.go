@@ -17,8 +17,8 @@ type cardState struct {
 }
 
 // maxEditRetries bounds how often in a row a refused card edit is tried again: with the default MinEditInterval the
-// pauses (2 s, 4 s, … up to a minute) add up to about four minutes, past any Retry-After Slack or Teams send, and a
-// card whose message is gone is not tried for ever. Any later change of the request tries again.
+// pauses (2 s, 4 s, … up to a minute) add up to about four minutes, past the Retry-After Slack or Teams send, and a
+// card whose message is gone is not tried for ever. Any later change of the request starts over.
 const maxEditRetries = 8
 
 // folding is a piece of background work for one request that is never run twice at once: asking for it while it
@@ -107,10 +107,12 @@ func (a *App) refresh(ctx context.Context, id string) {
 		}
 		st.failed++
 		failed := st.failed
-		a.mu.Unlock()
 		if failed > maxEditRetries {
+			st.failed = 0 // given up: the next change starts over
+			a.mu.Unlock()
 			return
 		}
+		a.mu.Unlock()
 		time.Sleep(min(max(a.MinEditInterval, time.Millisecond)<<failed, time.Minute))
 		a.mu.Lock()
 		st.fold.again = true // the fold runs this work once more: the edit is tried again

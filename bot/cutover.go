@@ -144,14 +144,23 @@ func (a *App) audit(ctx context.Context, ev CommandEvent, cmd commands.Command) 
 	if req.DecidedBy.ID != "" {
 		fmt.Fprintf(&b, "\n• %s by %s at %s", req.Status, mention(req.DecidedBy), FormatTime(req.DecidedAt, loc))
 	}
-	targets, err := a.Store.Targets(ctx, id)
-	if err == nil && len(targets) > 0 {
-		o := outcomeOf(targets)
+	// Counted by the store, and the first 50 by name read a page at a time: a scope may hold 100,000 users.
+	sum, err := a.Store.TargetSummary(ctx, id)
+	first := byNameFirst{n: 51, keep: func(store.Target) bool { return true }}
+	if err == nil && sum.Total > 0 {
+		err = a.eachTargetPage(ctx, id, func(page []store.Target) {
+			for _, t := range page {
+				first.add(t)
+			}
+		})
+	}
+	if err == nil && sum.Total > 0 {
+		o := outcomeOfSummary(sum)
 		fmt.Fprintf(&b, "\n*Outcome:* %s; %d revoked, %d confirmed, %d signed out, %d failed, %d could not be confirmed",
 			scopeCount(o, "in scope"), o.revoked, o.confirmed, o.signedOut, o.failed, o.unconfirm)
-		for i, t := range sortedTargets(targets) {
+		for i, t := range first.best {
 			if i == 50 {
-				fmt.Fprintf(&b, "\n…and %d more: `signoutbot audit export --request %s` has every one.", len(targets)-50, req.ID)
+				fmt.Fprintf(&b, "\n…and %d more: `signoutbot audit export --request %s` has every one.", sum.Total-50, req.ID)
 				break
 			}
 			fmt.Fprintf(&b, "\n• %s — %s", label(t), strings.ReplaceAll(string(t.Status), "_", " "))

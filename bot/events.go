@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/signoutbot/signoutbot/approvals"
 	"github.com/signoutbot/signoutbot/commands"
@@ -129,35 +130,129 @@ func (a *App) HandleCommand(ctx context.Context, ev CommandEvent) {
 	}
 }
 
+// errStopResolving ends a scope's resolution early; what stopped it is already said.
+var errStopResolving = errors.New("resolution stopped")
+
 // request resolves the scope, stores the request and posts the approval card.
+//
+// A scope that fits in one page of Graph's (up to 999 users) is stored with its request in one transaction, as
+// it always was. A larger one is streamed into the store page by page, so a 100,000-member group is never held
+// whole: the request is created, in StatusResolving, when the second page arrives, each page is appended to it,
+// and only once the last one is stored does it become pending and get its card with the Approve button. Nobody
+// can approve a request that is still resolving, so a scope is never approved partly read; if the resolution
+// fails the request is cancelled and the requester told why, and if the bot stops during it, Recover cancels it
+// at the next start.
 func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command) {
-	sc, err := scope.Resolve(ctx, a.Dir, a.Protection, cmd)
-	if err != nil {
-		var amb *graph.AmbiguousError
-		switch {
-		case errors.Is(err, scope.ErrProtection):
-			a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("%w. Nothing was requested; ask whoever runs signoutbot to fix the setting", err))
-		case errors.As(err, &amb):
-			a.respond(ctx, ev.Respond, a.ambiguityText(ctx, amb))
-		case errors.Is(err, graph.ErrNotFound):
-			a.respond(ctx, ev.Respond, "❔ "+err.Error()+". Nothing was requested.")
-		default:
-			a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("could not resolve who is in scope, nothing was requested: %w", err))
+	dedup := ""
+	if ev.DeliveryID != "" {
+		dedup = ev.Actor.Platform + ":" + ev.DeliveryID
+	}
+	var (
+		first     []store.Target // the first page, held until a second one shows the scope is large
+		req       store.Request  // the request being streamed into, once created
+		notBefore time.Time
+		atErr     error
+		stopped   bool // said why already (a bad --at, a duplicate delivery)
+	)
+	sc, err := scope.Stream(ctx, a.Dir, a.Protection, cmd, func(sc scope.Scope, page []store.Target) error {
+		if first == nil && req.ID == "" {
+			first = page
+			return nil
+		}
+		if req.ID == "" {
+			if notBefore, atErr = a.when(ctx, ev.Actor, cmd.At, "--at"); atErr != nil {
+				stopped = true
+				return errStopResolving
+			}
+			r := a.newRequest(ctx, ev, cmd, sc, notBefore, 0)
+			r.Status = store.StatusResolving
+			created, err := a.createRequest(ctx, r, nil, dedup)
+			if errors.Is(err, store.ErrDuplicate) {
+				stopped = true
+				return errStopResolving
+			}
+			if err != nil {
+				return fmt.Errorf("could not save the request: %w", err)
+			}
+			req = created
+			page = append(first, page...)
+			first = nil
+		}
+		now := a.now()
+		for i := range page {
+			page[i].RequestID, page[i].UpdatedAt = req.ID, now
+		}
+		_, err := a.Store.AddTargets(ctx, req.ID, page)
+		return err
+	})
+	if stopped {
+		if atErr != nil {
+			a.respond(ctx, ev.Respond, "❔ "+sentence(atErr.Error())+" Nothing was requested.")
 		}
 		return
 	}
+	if err != nil {
+		if req.ID != "" {
+			a.abandon(ctx, req.ID, "the scope could not be read whole: "+err.Error())
+		}
+		a.scopeFailed(ctx, ev, err)
+		return
+	}
+	if req.ID != "" {
+		a.requestStreamed(ctx, ev, sc, req)
+		return
+	}
+	sc.Targets = first
 	pending, _ := sc.Counts()
 	if pending == 0 {
 		a.respond(ctx, ev.Respond, noTargetsText(sc))
 		return
 	}
-	now := a.now()
-	pol := a.Policy.WithDefaults()
-	notBefore, err := a.when(ctx, ev.Actor, cmd.At, "--at")
+	notBefore, err = a.when(ctx, ev.Actor, cmd.At, "--at")
 	if err != nil {
 		a.respond(ctx, ev.Respond, "❔ "+sentence(err.Error())+" Nothing was requested.")
 		return
 	}
+	req = a.newRequest(ctx, ev, cmd, sc, notBefore, pending)
+	now := a.now()
+	targets := make([]store.Target, len(sc.Targets))
+	for i, t := range sc.Targets {
+		t.RequestID, t.UpdatedAt = req.ID, now
+		targets[i] = t
+	}
+	req, err = a.createRequest(ctx, req, targets, dedup)
+	if errors.Is(err, store.ErrDuplicate) {
+		return
+	}
+	if err != nil {
+		a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("could not save the request, nothing was requested: %w", err))
+		return
+	}
+	if err := a.Store.SetTimer(ctx, store.Timer{Kind: TimerExpire, RequestID: req.ID, Due: req.ExpiresAt}); err != nil {
+		a.Log.Error("set expiry timer", "request", req.ID, "err", err)
+	}
+	a.postCard(ctx, ev.Respond, req, targets)
+}
+
+// scopeFailed tells the requester why their scope could not be resolved.
+func (a *App) scopeFailed(ctx context.Context, ev CommandEvent, err error) {
+	var amb *graph.AmbiguousError
+	switch {
+	case errors.Is(err, scope.ErrProtection):
+		a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("%w. Nothing was requested; ask whoever runs signoutbot to fix the setting", err))
+	case errors.As(err, &amb):
+		a.respond(ctx, ev.Respond, a.ambiguityText(ctx, amb))
+	case errors.Is(err, graph.ErrNotFound):
+		a.respond(ctx, ev.Respond, "❔ "+err.Error()+". Nothing was requested.")
+	default:
+		a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("could not resolve who is in scope, nothing was requested: %w", err))
+	}
+}
+
+// newRequest is the request a sign-out command makes, for a scope with pending users to sign out.
+func (a *App) newRequest(ctx context.Context, ev CommandEvent, cmd commands.Command, sc scope.Scope, notBefore time.Time, pending int) store.Request {
+	now := a.now()
+	pol := a.Policy.WithDefaults()
 	if sc.Kind == "group" {
 		// Named fully, so two groups that share a name are never confused on the card or in the audit log.
 		sc.Text = GroupLabel(sc.Group.DisplayName, sc.Group.Description, sc.Group.ID)
@@ -180,21 +275,15 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 	// The plan on the card states the lifetime in force now; the run reads it again when it starts.
 	lt, _ := a.Runner.Lifetime(ctx, req.ID)
 	req.TokenLifetime, req.LifetimeSource = lt.Lifetime, lt.Source
-	targets := make([]store.Target, len(sc.Targets))
-	for i, t := range sc.Targets {
-		t.RequestID, t.UpdatedAt = req.ID, now
-		targets[i] = t
-	}
-	dedup := ""
-	if ev.DeliveryID != "" {
-		dedup = ev.Actor.Platform + ":" + ev.DeliveryID
-	}
+	return req
+}
+
+// createRequest stores a new request, drawing another id in the unlikely case its random one is taken.
+func (a *App) createRequest(ctx context.Context, req store.Request, targets []store.Target, dedup string) (store.Request, error) {
 	for attempt := 0; ; attempt++ {
-		var created store.Request
-		created, err = a.Store.CreateRequest(ctx, req, targets, dedup)
+		created, err := a.Store.CreateRequest(ctx, req, targets, dedup)
 		if !errors.Is(err, store.ErrConflict) || attempt == 3 {
-			req = created
-			break
+			return created, err
 		}
 		// The random id is taken (about one in a billion): draw another.
 		req.ID = newRequestID()
@@ -202,17 +291,67 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 			targets[i].RequestID = req.ID
 		}
 	}
-	if errors.Is(err, store.ErrDuplicate) {
+}
+
+// requestStreamed finishes a request whose scope was streamed into the store: counted by the store, it becomes
+// pending (approvable) with the approvals its size needs and a full expiry from now, and gets its card.
+func (a *App) requestStreamed(ctx context.Context, ev CommandEvent, sc scope.Scope, req store.Request) {
+	sum, err := a.Store.TargetSummary(ctx, req.ID)
+	if err != nil {
+		a.abandon(ctx, req.ID, "the scope could not be counted: "+err.Error())
+		a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("could not count who is in scope, nothing was requested: %w", err))
+		return
+	}
+	pending := sum.ByStatus[store.TargetPending]
+	if pending == 0 {
+		a.abandon(ctx, req.ID, "nobody to sign out")
+		excluded := byNameFirst{n: 21, keep: func(store.Target) bool { return true }}
+		_ = a.eachTargetPage(ctx, req.ID, func(page []store.Target) {
+			for _, t := range page {
+				excluded.add(t)
+			}
+		})
+		sc.Targets = excluded.best
+		a.respond(ctx, ev.Respond, noTargetsTextOf(sc, sum.Total))
+		return
+	}
+	pol := a.Policy.WithDefaults()
+	req, err = store.Modify(ctx, a.Store, req.ID, func(r store.Request) (store.Request, []store.Event, error) {
+		if r.Status != store.StatusResolving {
+			return r, nil, store.ErrUnchanged // cancelled meanwhile (Recover at another replica's start)
+		}
+		r.Status, r.RequiredApprovals, r.ExpiresAt = store.StatusPending, pol.RequiredApprovals(pending), a.now().Add(pol.Expiry)
+		return r, nil, nil
+	})
+	if errors.Is(err, store.ErrUnchanged) {
+		a.refused(ctx, ev.Respond, ev.Actor, req.ID, fmt.Errorf("request %s was %s while its scope was being read; "+
+			"nothing was requested, please ask again", req.ID, req.Status))
 		return
 	}
 	if err != nil {
+		a.abandon(ctx, req.ID, "the request could not be saved: "+err.Error())
 		a.refused(ctx, ev.Respond, ev.Actor, "", fmt.Errorf("could not save the request, nothing was requested: %w", err))
 		return
 	}
 	if err := a.Store.SetTimer(ctx, store.Timer{Kind: TimerExpire, RequestID: req.ID, Due: req.ExpiresAt}); err != nil {
 		a.Log.Error("set expiry timer", "request", req.ID, "err", err)
 	}
-	a.postCard(ctx, ev.Respond, req, targets)
+	a.postCard(ctx, ev.Respond, req, nil)
+}
+
+// abandon cancels a request whose scope was never fully stored, so that it can never be approved.
+func (a *App) abandon(ctx context.Context, id, why string) {
+	_, err := store.Modify(context.WithoutCancel(ctx), a.Store, id, func(r store.Request) (store.Request, []store.Event, error) {
+		if r.Status != store.StatusResolving {
+			return r, nil, store.ErrUnchanged
+		}
+		r.Status, r.DecidedAt, r.DecidedBy = store.StatusCancelled, a.now(), botActor
+		return r, []store.Event{{At: a.now(), RequestID: r.ID, Actor: botActor, Type: "cancelled",
+			Detail: "withdrawn before anyone could approve it: " + why}}, nil
+	})
+	if err != nil && !errors.Is(err, store.ErrUnchanged) {
+		a.Log.Error("withdraw a request whose scope was not stored whole", "request", id, "err", err)
+	}
 }
 
 // postCard posts the request's message, remembers where, and starts its thread (the full scope list when the
@@ -223,8 +362,18 @@ func (a *App) postCard(ctx context.Context, respond func(context.Context, Messag
 		a.withdraw(ctx, respond, req, fmt.Errorf("no chat adapter for platform %q", req.Conversation.Platform))
 		return
 	}
+	msg := a.render(ctx, req, targets)
+	if targets == nil && req.Kind != store.KindPolicy {
+		// A streamed scope is in the store only: the card is drawn from its counts and a sample.
+		v, err := a.storedView(ctx, req)
+		if err != nil {
+			a.withdraw(ctx, respond, req, fmt.Errorf("could not read the scope back: %w", err))
+			return
+		}
+		msg = a.renderView(ctx, req, v)
+	}
 	cctx, cancel := a.chatContext(ctx)
-	ref, err := m.Post(cctx, req.Conversation, a.render(ctx, req, targets))
+	ref, err := m.Post(cctx, req.Conversation, msg)
 	cancel()
 	if err != nil {
 		a.withdraw(ctx, respond, req, err)

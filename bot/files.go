@@ -19,8 +19,6 @@ type File struct {
 	Name    string  // e.g. "scope-R7K3Q9P.csv"
 	Title   string  // what the platform shows above it
 	Message Message // what the thread says with it
-	// ContentType is the content's media type ("text/csv").
-	ContentType string
 	// Write writes the content, read from the store when it is called: an adapter that uploads the file calls it
 	// for each attempt.
 	Write func(ctx context.Context, w io.Writer) error
@@ -142,7 +140,7 @@ func (a *App) serveFile(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	kind, id, err := a.Files.check(r.PathValue("token"), a.now())
 	if errors.Is(err, errLinkExpired) {
-		http.Error(w, "This link has expired. Links to a request's files work for a day.", http.StatusForbidden)
+		http.Error(w, "This link has expired.", http.StatusForbidden)
 		return
 	}
 	if err != nil {
@@ -199,7 +197,7 @@ func (a *App) reportFile(req store.Request, kind ReportKind, msg Message, scope 
 	if kind == ReportFinal {
 		title = fmt.Sprintf("Every user's outcome of %s (%s users)", req.ID, thousands(scope))
 	}
-	f := &File{Name: name, Title: title, Message: msg, ContentType: "text/csv",
+	f := &File{Name: name, Title: title, Message: msg,
 		Write: func(ctx context.Context, w io.Writer) error { return writeReport(ctx, w, a.Store, req) }}
 	url, exp, err := a.Files.link(kind, req.ID, a.now())
 	if err != nil {

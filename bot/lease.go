@@ -28,6 +28,9 @@ func (a *App) owner() string {
 // postThreadLeased flushes a request's thread under the thread's lease, so that two replicas sharing a database
 // never post the same reply: the other one leaves the thread to this one and looks again shortly.
 func (a *App) postThreadLeased(ctx context.Context, id string) error {
+	st := a.thread(id)
+	st.leased.Lock()
+	defer st.leased.Unlock()
 	l, ok, err := store.HoldLease(ctx, a.Store, threadCursor(id), a.owner(), a.now, a.leaseTTL(), a.Log)
 	if err != nil {
 		return err

@@ -169,6 +169,17 @@ func (a *App) withdraw(ctx context.Context, respond func(context.Context, Messag
 // the timers again is harmless because every handler checks the stored state first. A crash between recording
 // the last approval and moving the request to approved is settled here too.
 func (a *App) Recover(ctx context.Context) error {
+	// A request still reading its scope when the bot stopped was never shown to anyone and holds part of its
+	// scope: it is withdrawn, never completed or approved, and its requester asked to ask again.
+	resolving, err := a.Store.ListRequests(ctx, store.Filter{Statuses: []store.RequestStatus{store.StatusResolving}})
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, r := range resolving {
+		a.abandon(ctx, r.ID, "the bot stopped while reading its scope from Graph")
+		a.tellRequester(ctx, r, fmt.Sprintf("⚠️ The bot stopped while it was reading the scope of your sign-out request %s, so "+
+			"it was withdrawn and nobody was signed out. Please ask again.", r.ID))
+	}
 	reqs, err := a.Store.ListRequests(ctx, store.Filter{Statuses: []store.RequestStatus{store.StatusPending, store.StatusApproved, store.StatusRunning}})
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)

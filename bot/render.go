@@ -212,6 +212,7 @@ func scopeCount(o outcome, verb string) string {
 }
 
 var statusTitle = map[store.RequestStatus]string{
+	store.StatusResolving: "reading the scope from Graph",
 	store.StatusPending:   "waiting for approval",
 	store.StatusApproved:  "approved, starting",
 	store.StatusRunning:   "signing out",
@@ -505,13 +506,36 @@ func (a *App) storedView(ctx context.Context, req store.Request) (cardView, erro
 		return cardView{}, err
 	}
 	v := cardView{o: outcomeOfSummary(sum), total: sum.Total}
-	s := newSampler()
 	pending := req.Status == store.StatusPending
-	for after := -1; ; {
-		page, err := a.Store.TargetsPage(ctx, req.ID, after, cardPage)
-		if err != nil {
-			return cardView{}, err
+	needRest := !req.TokensExpireAt.IsZero() && (req.Status == store.StatusDone || v.o.signedOut > 0) && !v.o.everyone()
+	// The users a card names change only when someone is excluded (names never change), so a running request's
+	// card, redrawn about once a second, reads them again only then; the users not signed out, named once the
+	// deadline has passed, are read with the store filtering out those signed out.
+	key := cardSampleKey{total: sum.Total, excluded: sum.ByStatus[store.TargetExcluded]}
+	a.mu.Lock()
+	cached, ok := a.samples[req.ID]
+	if req.Status.Final() {
+		delete(a.samples, req.ID)
+	}
+	a.mu.Unlock()
+	if ok && cached.key == key && !pending {
+		v.sample, v.excluded = cached.sample, cached.excluded
+		if needRest {
+			rest := byNameFirst{n: sampleSize + 1, keep: notSignedOut}
+			err := a.eachTargetPage(ctx, req.ID, func(page []store.Target) {
+				for _, t := range page {
+					rest.add(t)
+				}
+			}, store.TargetPending, store.TargetRevoked, store.TargetSessionsInvalid, store.TargetFailed, store.TargetUnconfirmed)
+			if err != nil {
+				return cardView{}, err
+			}
+			v.rest = rest.best
 		}
+		return v, nil
+	}
+	s := newSampler()
+	err = a.eachTargetPage(ctx, req.ID, func(page []store.Target) {
 		for _, t := range page {
 			s.add(t)
 		}
@@ -519,16 +543,46 @@ func (a *App) storedView(ctx context.Context, req store.Request) (cardView, erro
 			// Only a pending card warns of overlaps; counted page by page, named for the sample only.
 			v.busyN += len(a.busyElsewhere(ctx, req, page))
 		}
-		if len(page) < cardPage {
-			break
-		}
-		after = page[len(page)-1].Seq
+	})
+	if err != nil {
+		return cardView{}, err
 	}
 	v.sample, v.excluded, v.rest = s.sample.best, s.excluded.best, s.rest.best
 	if pending && v.busyN > 0 {
 		v.busy = a.busyElsewhere(ctx, req, v.sample)
 	}
+	if !req.Status.Final() {
+		a.mu.Lock()
+		if a.samples == nil {
+			a.samples = make(map[string]cardSample)
+		}
+		a.samples[req.ID] = cardSample{key: key, sample: v.sample, excluded: v.excluded}
+		a.mu.Unlock()
+	}
 	return v, nil
+}
+
+// cardSample is the users a request's card names, as of the counts in key.
+type cardSample struct {
+	key              cardSampleKey
+	sample, excluded []store.Target
+}
+
+type cardSampleKey struct{ total, excluded int }
+
+// eachTargetPage calls fn with a request's targets (of statuses only, if any are given) a page at a time.
+func (a *App) eachTargetPage(ctx context.Context, id string, fn func([]store.Target), statuses ...store.TargetStatus) error {
+	for after := -1; ; {
+		page, err := a.Store.TargetsPage(ctx, id, after, cardPage, statuses...)
+		if err != nil {
+			return err
+		}
+		fn(page)
+		if len(page) < cardPage {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
 }
 
 // outcomeOfSummary is outcomeOf from the store's counts.
@@ -618,19 +672,15 @@ func (a *App) progressBlocks(req store.Request, v cardView, o outcome) []Block {
 	return append(blocks, Block{Kind: BlockContext, Text: small})
 }
 
-// finalClaim says, once the deadline has passed, exactly what the evidence supports: "every client is signed
-// out" only when every user this tenant can sign out reached "access tokens expired"; otherwise "N of M", with
-// the rest named and why.
-func finalClaim(req store.Request, targets []store.Target, o outcome) string {
-	return claimText(req, o, firstByName(targets, sampleSize+1, notSignedOut))
-}
-
 // notSignedOut selects the users a final claim names: in scope, signed out by this tenant, not there yet.
 func notSignedOut(t store.Target) bool {
 	return t.Status != store.TargetExcluded && t.Status != store.TargetTokensExpired && !t.Guest
 }
 
-// claimText is finalClaim from the counts and the first sampleSize+1 users not signed out, by name.
+// claimText says, once the deadline has passed, exactly what the evidence supports: "every client is signed
+// out" only when every user this tenant can sign out reached "access tokens expired"; otherwise "N of M", with
+// the rest named and why. It works from the counts and rest, the first sampleSize+1 users not signed out by name
+// (notSignedOut), so a 100,000-user scope is never read whole for it.
 func claimText(req store.Request, o outcome, rest []store.Target) string {
 	if o.everyone() {
 		s := fmt.Sprintf("Access tokens expired at %s: every client is signed out.", Time(req.TokensExpireAt))
@@ -725,15 +775,7 @@ func threadNotice(req store.Request, kind revocation.NoticeKind, targets, all []
 			"(Teams desktop is the usual one) can keep working until %s: lifetime %s, %s.%s I will post here then.",
 			Time(req.TokensExpireAt), FormatDuration(req.TokenLifetime), req.LifetimeSource, caeNote(req)))}
 	case revocation.NoticeTokensExpired:
-		o := outcomeOf(all)
-		if o.everyone() {
-			text := fmt.Sprintf("🔒 Access tokens expired — every client is signed out (%s, at %s).", plural(o.users, "user"), Time(req.TokensExpireAt))
-			if o.guests > 0 {
-				text += " " + capital(guestClause(o.guests)) + "."
-			}
-			return []Message{textMessage(text)}
-		}
-		return []Message{textMessage("🔒 " + finalClaim(req, all, o))}
+		return []Message{tokensExpiredNotice(req, outcomeOf(all), firstByName(all, sampleSize+1, notSignedOut))}
 	default:
 		return nil
 	}
@@ -751,6 +793,19 @@ func threadNotice(req store.Request, kind revocation.NoticeKind, targets, all []
 		out = append(out, textMessage(h+"\n"+strings.Join(chunk, "\n")))
 	}
 	return out
+}
+
+// tokensExpiredNotice says in the thread that the deadline passed, from the counts and the first users not
+// signed out by name (see claimText).
+func tokensExpiredNotice(req store.Request, o outcome, rest []store.Target) Message {
+	if o.everyone() {
+		text := fmt.Sprintf("🔒 Access tokens expired — every client is signed out (%s, at %s).", plural(o.users, "user"), Time(req.TokensExpireAt))
+		if o.guests > 0 {
+			text += " " + capital(guestClause(o.guests)) + "."
+		}
+		return textMessage(text)
+	}
+	return textMessage("🔒 " + claimText(req, o, rest))
 }
 
 // fullList is the whole scope, sorted by display name, in thread-sized messages.
@@ -774,11 +829,16 @@ func fullList(targets []store.Target) []Message {
 }
 
 func noTargetsText(sc scope.Scope) string {
+	return noTargetsTextOf(sc, len(sc.Targets))
+}
+
+// noTargetsTextOf names the first 20 of sc.Targets (a sample, by name, of the total excluded users).
+func noTargetsTextOf(sc scope.Scope, total int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Nobody to sign out in %s %s, so nothing was requested.", sc.Kind, Literal(sc.Text))
 	for i, t := range sortedTargets(sc.Targets) {
 		if i == 20 {
-			fmt.Fprintf(&b, "\n…and %d more excluded.", len(sc.Targets)-20)
+			fmt.Fprintf(&b, "\n…and %d more excluded.", total-20)
 			break
 		}
 		fmt.Fprintf(&b, "\n• %s — %s", label(t), t.Detail)

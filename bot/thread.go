@@ -31,6 +31,9 @@ func threadCursor(requestID string) string { return "thread:" + requestID }
 // threadState is one request's thread flusher: mu serialises flushes so each event is posted once and in order;
 // kicks that arrive during a flush fold into one more pass.
 type threadState struct {
+	// leased serialises this process's flushes before they take the thread's lease, so that only another
+	// replica's flush, never this one's, finds the thread busy.
+	leased sync.Mutex
 	mu     sync.Mutex
 	fold   folding
 	counts *countState // a large request's digests between flushes (guarded by mu)
@@ -130,7 +133,7 @@ func (a *App) postThread(ctx context.Context, id string) error {
 	for {
 		if cs := st.counts; cs != nil && cs.cursor == cursor {
 			// A large request whose log this process has read beyond the cursor: read on from there.
-			return a.postCounts(ctx, st, req, m, cursor, listed, nil, nil)
+			return a.postCounts(ctx, st, req, m, cursor, listed, nil)
 		}
 		events, err := a.Store.EventsAfter(ctx, id, cursor, threadPage)
 		if err != nil {
@@ -144,12 +147,16 @@ func (a *App) postThread(ctx context.Context, id string) error {
 		if req, err = a.Store.GetRequest(ctx, id); err != nil {
 			return err
 		}
+		// Counted by the store: a large request's thread never reads its whole scope (see threadScope).
+		if large, err := a.largeThread(ctx, id); err != nil || large {
+			if err != nil {
+				return err
+			}
+			return a.postCounts(ctx, st, req, m, cursor, listed, events)
+		}
 		targets, err := a.Store.Targets(ctx, id)
 		if err != nil {
 			return err
-		}
-		if len(targets) > countsAbove {
-			return a.postCounts(ctx, st, req, m, cursor, listed, targets, events)
 		}
 		posts := threadPosts(req, events, targets, int(listed))
 		for i, p := range posts {
@@ -313,25 +320,27 @@ type countState struct {
 // moving the cursor repeats that one post, and every count is posted, once, in order. events is the first
 // page after cursor, read before targets (both nil when this process has read the log beyond cursor).
 func (a *App) postCounts(ctx context.Context, st *threadState, req store.Request, m Messenger, cursor, listed int64,
-	targets []store.Target, events []store.Event) error {
+	events []store.Event) error {
 	id := req.ID
 	name, listName, nextName := threadCursor(id), threadCursor(id)+":list", threadCursor(id)+":next"
-	// A user's reason is their target's detail, read after the events that report it.
-	byID := make(map[string]store.Target, len(targets))
-	index := func() {
-		for _, t := range targets {
-			byID[t.UserID] = t
-		}
+	// A user's reason is their target's detail, read after the events that report it; only the users the events
+	// name are read, and the scope as counts (threadScope).
+	byID, err := a.eventTargets(ctx, id, events)
+	if err != nil {
+		return err
 	}
-	index()
+	scope, err := a.threadScope(ctx, req, events, m)
+	if err != nil {
+		return err
+	}
 	cs := st.counts
 	st.counts = nil // kept only if this flush goes through: a failed one leaves the stretch to be read again
 	if cs == nil || cs.cursor != cursor {
-		through, err := a.countsAt(ctx, id, cursor, byID)
+		through, err := a.countsAt(ctx, id, cursor)
 		if err != nil {
 			return err
 		}
-		cs = &countState{cursor: cursor, read: cursor, through: through, share: countsShareOf(len(targets))}
+		cs = &countState{cursor: cursor, read: cursor, through: through, share: countsShareOf(scope.total)}
 	}
 	if len(events) > 0 && events[0].Seq <= cs.read {
 		events = nil // the memo has read them already; read on from cs.read below
@@ -349,7 +358,7 @@ func (a *App) postCounts(ctx context.Context, st *threadState, req store.Request
 	fr, files := m.(FileReplier)
 	var fileFor func(kind ReportKind, msg Message) *File
 	if files {
-		fileFor = func(kind ReportKind, msg Message) *File { return a.reportFile(req, kind, msg, len(targets)) }
+		fileFor = func(kind ReportKind, msg Message) *File { return a.reportFile(req, kind, msg, scope.total) }
 	}
 	post := func(p threadPost) error {
 		if err := a.Store.AdvanceCursor(ctx, nextName, p.end); err != nil {
@@ -397,12 +406,14 @@ func (a *App) postCounts(ctx context.Context, st *threadState, req store.Request
 			if req, err = a.Store.GetRequest(ctx, id); err != nil {
 				return err
 			}
-			if targets, err = a.Store.Targets(ctx, id); err != nil {
+			if byID, err = a.eventTargets(ctx, id, events); err != nil {
 				return err
 			}
-			index()
+			if scope, err = a.threadScope(ctx, req, events, m); err != nil {
+				return err
+			}
 		}
-		for _, p := range cs.feed(req, events, byID, targets, listed, share, pin, fileFor) {
+		for _, p := range cs.feed(req, events, byID, scope, listed, share, pin, fileFor) {
 			if err := post(p); err != nil {
 				return err
 			}
@@ -417,14 +428,10 @@ func (a *App) postCounts(ctx context.Context, st *threadState, req store.Request
 		}
 	}
 	if d := cs.open; d != nil {
-		if targets == nil { // no new events: whether to post now depends on the state now
-			if targets, err = a.Store.Targets(ctx, id); err != nil {
-				return err
-			}
-		}
+		// Whether to post now depends on the state now: scope was counted after the last events read.
 		now := a.now()
-		if d.ready(share, now, settled(targets)) {
-			if err := post(threadPost{msg: d.message(cs.through, signOutable(targets)), end: d.end}); err != nil {
+		if d.ready(share, now, scope.settled) {
+			if err := post(threadPost{msg: d.message(cs.through, scope.o.users), end: d.end}); err != nil {
 				return err
 			}
 			cs.through.confirmed += d.counts.confirmed
@@ -445,10 +452,10 @@ func (a *App) postCounts(ctx context.Context, st *threadState, req store.Request
 // feed turns events (in order, after cs.read) into the posts they make; the per-user news after the last of
 // them stays in cs.open. A post was cut at pin before (see postCounts): it is cut there again. fileFor makes a
 // report file (nil: the adapter takes no files).
-func (cs *countState) feed(req store.Request, events []store.Event, byID map[string]store.Target, scope []store.Target,
+func (cs *countState) feed(req store.Request, events []store.Event, byID map[string]store.Target, scope *threadScope,
 	listed int64, share int, pin int64, fileFor func(ReportKind, Message) *File) []threadPost {
 	var out []threadPost
-	users := signOutable(scope)
+	users := scope.o.users
 	flush := func() {
 		if d := cs.open; d != nil {
 			out = append(out, threadPost{msg: d.message(cs.through, users), end: d.end})
@@ -480,19 +487,19 @@ func (cs *countState) feed(req store.Request, events []store.Event, byID map[str
 			// Everyone in scope is listed before anyone approves, whatever the size: approvers must be able to
 			// see every name. One file, not a message per listChunk users (1,000 of them for 100,000 users).
 			flush()
-			out = append(out, threadPost{file: fileFor(ReportScope, scopeFileMessage(req, len(scope))), end: ev.Seq})
+			out = append(out, threadPost{file: fileFor(ReportScope, scopeFileMessage(req, scope.total)), end: ev.Seq})
 			continue
 		case (ev.Type == revocation.EventDone || ev.Type == revocation.EventFailed) && fileFor != nil:
 			// The request has ended: everyone's outcome in one file, which carries the news of the end (a
 			// failed request's reason) so that the event makes one post, covered by one cursor step.
 			flush()
-			msg := finalFileMessage(req, requestNews(req, ev, scope), len(scope))
+			msg := finalFileMessage(req, requestNews(req, ev, scope), scope.total)
 			out = append(out, threadPost{file: fileFor(ReportFinal, msg), end: ev.Seq})
 			continue
 		case ev.Type == store.EventRequested:
 			// Without files, the scope goes in parts: approvers must be able to see every name.
 			flush()
-			parts := fullList(scope)
+			parts := fullList(scope.all)
 			for i, msg := range parts {
 				if int64(i) < listed {
 					continue
@@ -527,12 +534,12 @@ func (cs *countState) feed(req store.Request, events []store.Event, byID map[str
 }
 
 // requestNews is what a request-level event says in the thread, in the same words as a small request's.
-func requestNews(req store.Request, ev store.Event, scope []store.Target) []Message {
+func requestNews(req store.Request, ev store.Event, scope *threadScope) []Message {
 	switch ev.Type {
 	case revocation.EventDeadline:
-		return threadNotice(req, revocation.NoticeRevoked, nil, scope)
+		return threadNotice(req, revocation.NoticeRevoked, nil, nil)
 	case revocation.EventTokensExpired:
-		return threadNotice(req, revocation.NoticeTokensExpired, nil, scope)
+		return []Message{tokensExpiredNotice(req, scope.o, scope.rest)}
 	}
 	if icon, ok := infoIcon[ev.Type]; ok {
 		return []Message{textMessage(icon + " " + capital(ev.Detail))}
@@ -542,11 +549,15 @@ func requestNews(req store.Request, ev store.Event, scope []store.Target) []Mess
 
 // countsAt is what a large request's thread reported up to cursor, counted from the audit log (after a restart:
 // once per request).
-func (a *App) countsAt(ctx context.Context, id string, cursor int64, byID map[string]store.Target) (tally, error) {
+func (a *App) countsAt(ctx context.Context, id string, cursor int64) (tally, error) {
 	var c tally
 	for after := int64(0); after < cursor; {
 		events, err := a.Store.EventsAfter(ctx, id, after, threadPage)
 		if err != nil || len(events) == 0 {
+			return c, err
+		}
+		byID, err := a.eventTargets(ctx, id, events)
+		if err != nil {
 			return c, err
 		}
 		for _, ev := range events {
@@ -562,20 +573,4 @@ func (a *App) countsAt(ctx context.Context, id string, cursor int64, byID map[st
 		after = events[len(events)-1].Seq
 	}
 	return c, nil
-}
-
-// signOutable is how many users of a scope this tenant can sign out: neither excluded nor guests.
-func signOutable(scope []store.Target) int {
-	o := outcomeOf(scope)
-	return o.users
-}
-
-// settled reports whether no more per-user news is coming: nobody is pending or waiting to be confirmed.
-func settled(scope []store.Target) bool {
-	for _, t := range scope {
-		if t.Status == store.TargetPending || t.Status == store.TargetRevoked {
-			return false
-		}
-	}
-	return true
 }

@@ -161,6 +161,9 @@ func newHTTPClient(roots *x509.CertPool, timeout time.Duration) *http.Client {
 	opts := msgraphsdk.GetDefaultClientOptions()
 	var mws []khttp.Middleware
 	for _, mw := range msgraphcore.GetDefaultMiddlewaresWithOptions(&opts) {
+		if _, ok := mw.(*khttp.CompressionHandler); ok {
+			mw = pooledCompression{} // the same wire format, without a new gzip writer per request
+		}
 		if _, ok := mw.(*khttp.RetryHandler); ok {
 			mw = khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
 				ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return false },

@@ -84,7 +84,7 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 // verifyPass tallies one verification pass over its pages.
 type verifyPass struct {
 	read, readFailures, remaining, passes int
-	readErr                              error
+	readErr                               error
 }
 
 // verifyPage reads one page of revoked targets back from Graph and stores what it shows.

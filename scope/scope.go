@@ -117,48 +117,85 @@ func Protected(set map[string]bool, t store.Target) bool {
 	return set[strings.ToLower(t.UserID)]
 }
 
-// Resolve looks up the users a revoke command names.
+// Resolve looks up the users a revoke command names, all at once: fine for the users form (at most 500) and
+// for tests; a group or match of any size is streamed with Stream.
 func Resolve(ctx context.Context, dir graph.Directory, prot *Protection, cmd commands.Command) (Scope, error) {
+	var targets []store.Target
+	seen := make(map[string]bool)
+	sc, err := Stream(ctx, dir, prot, cmd, func(_ Scope, page []store.Target) error {
+		for _, t := range page {
+			// Stream passes on a user Graph lists twice (the store skips them); here nobody is listed twice.
+			if !seen[t.UserID] {
+				seen[t.UserID] = true
+				targets = append(targets, t)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Scope{}, err
+	}
+	sc.Targets = targets
+	return sc, nil
+}
+
+// Stream resolves the users a revoke command names and hands them to fn a page at a time, as Graph pages them
+// (up to 999 users), so a 100,000-member group is never held whole: fn stores each page. The Scope passed to fn
+// and returned has everything but Targets. Targets carry their Seq (unique, increasing; not dense), and the
+// protected ones are already excluded. A user named twice in the users form is passed once; a group's users
+// are deduplicated across pages by Graph's paging (graph.Directory.GroupMembers), and a store's AddTargets
+// skips any user it already has, so a repeat is harmless either way. An error from fn stops the resolution and
+// is returned.
+func Stream(ctx context.Context, dir graph.Directory, prot *Protection, cmd commands.Command, fn func(Scope, []store.Target) error) (Scope, error) {
 	protected, err := prot.Set(ctx)
 	if err != nil {
 		return Scope{}, err
 	}
 	var sc Scope
-	seen := make(map[string]bool)
-	add := func(u graph.User) {
-		if seen[u.ID] {
-			return
-		}
-		seen[u.ID] = true
+	seq := 0
+	target := func(u graph.User) store.Target {
 		// A disabled account is revoked like any other: enabled again, it would get back every refresh token
 		// issued before (Microsoft's guidance for a compromised account is to disable it and revoke).
-		t := store.Target{Seq: len(sc.Targets), UserID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName, Guest: u.Guest,
+		t := store.Target{Seq: seq, UserID: u.ID, UPN: u.UPN, DisplayName: u.DisplayName, Guest: u.Guest,
 			External: u.External, Disabled: !u.Enabled, Status: store.TargetPending}
+		seq++
 		if Protected(protected, t) {
 			t.Status, t.Detail = store.TargetExcluded, ReasonProtected
 		}
-		sc.Targets = append(sc.Targets, t)
+		return t
 	}
 	addPage := func(page []graph.User) error {
+		targets := make([]store.Target, 0, len(page))
 		for _, u := range page {
-			add(u)
+			targets = append(targets, target(u))
 		}
-		return nil
+		return fn(sc, targets)
 	}
 	switch cmd.Kind {
 	case commands.KindRevokeUsers:
 		sc.Kind, sc.Text = "users", strings.Join(cmd.Users, ", ")
+		var targets []store.Target
+		seen := make(map[string]bool)
 		for _, ref := range cmd.Users {
 			u, err := dir.ResolveUser(ctx, ref)
 			if errors.Is(err, graph.ErrNotFound) {
-				sc.Targets = append(sc.Targets, store.Target{Seq: len(sc.Targets), UserID: "missing:" + strings.ToLower(ref), UPN: ref,
+				targets = append(targets, store.Target{Seq: seq, UserID: "missing:" + strings.ToLower(ref), UPN: ref,
 					Status: store.TargetExcluded, Detail: ReasonNotFound})
+				seq++
 				continue
 			}
 			if err != nil {
 				return Scope{}, err
 			}
-			add(u)
+			if !seen[u.ID] {
+				seen[u.ID] = true
+				targets = append(targets, target(u))
+			}
+		}
+		if len(targets) > 0 {
+			if err := fn(sc, targets); err != nil {
+				return Scope{}, err
+			}
 		}
 	case commands.KindRevokeGroup:
 		g, byDescription, err := resolveGroup(ctx, dir, cmd.Group)

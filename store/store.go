@@ -33,6 +33,10 @@ const (
 	StatusCancelled RequestStatus = "cancelled"
 	// StatusFailed: the run ended and Graph accepted no revocation at all (Request.Failure says why).
 	StatusFailed RequestStatus = "failed"
+	// StatusResolving: the scope is still being read from Graph into the store, page by page. Nobody can approve
+	// it (approvals take pending requests only) and it has no card; it becomes pending once its last page is
+	// stored, or cancelled if the resolution fails or the bot stops during it (see bot.App.Recover).
+	StatusResolving RequestStatus = "resolving"
 )
 
 // Final reports whether nothing more will happen to a request.
@@ -260,6 +264,9 @@ type Store interface {
 	// TargetSummary counts a request's targets by status without reading them (cards, thread digests, the
 	// runner's end of a run). An unknown request has an empty summary.
 	TargetSummary(ctx context.Context, requestID string) (TargetSummary, error)
+	// TargetsOf returns the targets of a request that are among userIDs (exact ids), ordered by Seq; ids that
+	// are not in its scope are left out. For what names a few users at a time (a page of audit events).
+	TargetsOf(ctx context.Context, requestID string, userIDs []string) ([]Target, error)
 	// AddTargets appends targets to a stored request, for scopes streamed into the store page by page. A user
 	// already among the request's targets is skipped (transitive group membership repeats users across pages),
 	// so a page may be added twice harmlessly; it returns how many were added. Seq must be unique within the

@@ -71,6 +71,9 @@ func Run(t *testing.T, newDriver NewDriver) {
 		{"Quorum", storyQuorum},
 		{"DoubleClick", storyDoubleClick},
 		{"RestartMidRun", storyRestart},
+		{"ScopeFile", storyScopeFile},
+		{"FinalReport", storyFinalReport},
+		{"LargeRunMessages", storyLargeRunMessages},
 	}
 	for _, s := range stories {
 		t.Run(s.name, func(t *testing.T) { s.fn(t, newDriver) })

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	slackbot "github.com/signoutbot/signoutbot/bot/slack"
 	"github.com/signoutbot/signoutbot/graph/graphtest"
 	"github.com/signoutbot/signoutbot/store"
 )
@@ -19,12 +20,13 @@ import (
 // largeRunOpts is a 10,000-user group on the simulated tenant scaled 20× as graph/graphbench scales it: Entra's
 // 3,000 writes per 150 s (20/s) become 400/s (80 per 200 ms, so the tenant's burst stays small), its 8,000 read
 // units per 10 s 16,000/s, and Graph's ~100 ms per request 5 ms. The bot's write pace is the scaled ceiling, so
-// the run revokes for about 25 s instead of 8⅓ minutes, then confirms and finishes. The card editor keeps the
-// product's default pace (one edit per card per second), not the tests' fast one.
+// the run revokes for about 25 s instead of 8⅓ minutes, then confirms and finishes. The card editor and the Slack
+// messenger keep the product's default pace (one edit per card per second, chat.update at DefaultEditPace), not
+// the tests' fast ones.
 func largeRunOpts(users int) envOpts {
 	return envOpts{tenant: graphtest.Options{Users: 20, BigGroupSize: users, Latency: 5 * time.Millisecond,
 		WriteBudget: 80, WriteWindow: 200 * time.Millisecond, ReadBudget: 3200, ReadWindow: 200 * time.Millisecond},
-		writeRate: 400, minEdit: time.Second}
+		writeRate: 400, minEdit: time.Second, editPace: &slackbot.DefaultEditPace}
 }
 
 // startLargeRun requests the big group, has two admins approve it (above 100 users) and returns the request.

@@ -63,6 +63,16 @@ func cardEdits(calls []fakeslack.UpdateCall, ts string) editFigures {
 	return f
 }
 
+// steadyPerMinute is the pace of the second half of the sorted times, per minute: what a run longer than the
+// benchmark's would keep up, its first burst aside.
+func steadyPerMinute(at []time.Time) float64 {
+	k := len(at) / 2
+	if len(at)-k < 2 {
+		return 0
+	}
+	return float64(len(at)-1-k) / at[len(at)-1].Sub(at[k]).Minutes()
+}
+
 // waitEditsIdle waits until no chat.update has reached Slack for quiet: the card editor has shown what it had.
 func (e *env) waitEditsIdle(quiet time.Duration) {
 	e.t.Helper()

@@ -71,9 +71,14 @@ type envOpts struct {
 	teamID, appID string
 	// setup runs against the tenant and Slack before the bot starts.
 	setup func(*graphtest.Server, *fakeslack.Server)
-	// minEdit is the card editor's MinEditInterval (default 1 ms, so that tests do not wait on it).
-	minEdit time.Duration
+	// minEdit is the card editor's MinEditInterval (default 1 ms, so that tests do not wait on it); editPace the
+	// messenger's chat.update pace (default testEditPace).
+	minEdit  time.Duration
+	editPace *slackbot.EditPace
 }
+
+// testEditPace keeps the chat.update pacing on the path of every edit, at a rate no test waits on.
+var testEditPace = slackbot.EditPace{PerMinute: 60000, Burst: 100}
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
@@ -151,7 +156,10 @@ func (e *env) start(o envOpts) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgr := slackbot.NewMessenger(token, e.slack.APIURL())
+	if o.editPace == nil {
+		o.editPace = &testEditPace
+	}
+	msgr := slackbot.NewMessenger(token, e.slack.APIURL(), slackbot.WithEditPace(*o.editPace))
 	app.AddMessenger(msgr)
 	h := &slackbot.Handler{App: app, Messenger: msgr, SigningSecret: secret, TeamID: o.teamID, AppID: o.appID, Log: app.Log,
 		Background: ctx}

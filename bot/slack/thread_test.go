@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signoutbot/signoutbot/graph/graphtest"
 	"github.com/signoutbot/signoutbot/store"
 )
 
@@ -81,45 +80,6 @@ func TestThreadRepliesArriveAfterOutage(t *testing.T) {
 			}
 			if n := strings.Count(thread, "` — confirmed "); n != confirmed {
 				t.Errorf("%d confirmation lines for %d confirmed users", n, confirmed)
-			}
-		})
-	}
-}
-
-// The card shows a sample and promises the full list in the thread: if Slack refuses the list, or part of it,
-// when the card is posted, the rest must still arrive, whole and once.
-func TestScopeListArrivesWholeAfterRefusal(t *testing.T) {
-	tests := []struct {
-		name    string
-		allowed int // list parts Slack takes before it starts refusing
-	}{
-		{"refused from the start", 0},
-		{"refused after the first part", 1},
-		{"refused after the second part", 2},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, envOpts{tenant: graphtest.Options{Users: 20, BigGroupSize: 250}, threadRetry: 200 * time.Millisecond})
-			e.slack.AllowThreadReplies(tc.allowed)
-			e.slash(alice, "group "+graphtest.GroupBig)
-			r := e.onlyRequest()
-			if card := e.card(r).AllText(); !strings.Contains(card, "the full list of 250 is in the thread") {
-				t.Fatalf("card does not point to the full list:\n%s", card)
-			}
-			if n := len(e.slack.Thread(channel, r.Message.ID)); n != tc.allowed {
-				t.Fatalf("%d thread messages, want the %d Slack took", n, tc.allowed)
-			}
-			e.slack.FailThreadReplies(false)
-			e.waitThread(r, "users 201–250 of 250")
-			time.Sleep(300 * time.Millisecond) // let any duplicate show up
-			msgs := e.slack.Thread(channel, r.Message.ID)
-			for i, part := range []string{"users 1–100 of 250", "users 101–200 of 250", "users 201–250 of 250"} {
-				if len(msgs) != 3 || !strings.Contains(msgs[i].AllText(), part) {
-					t.Fatalf("thread has %d messages, want the list in 3, in order:\n%s", len(msgs), e.threadText(r))
-				}
-			}
-			if n := strings.Count(e.threadText(r), "@contoso.com`"); n != 250 {
-				t.Errorf("thread lists %d users, want 250", n)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signoutbot/signoutbot/bot"
 	"github.com/signoutbot/signoutbot/bot/teams/fakeconnector"
 	"github.com/signoutbot/signoutbot/graph/graphtest"
 	"github.com/signoutbot/signoutbot/store"
@@ -23,6 +24,7 @@ type editFigures struct {
 	early    []string    // the edits that came too early
 	// besides: calls to the card's conversation other than its edits (thread replies) inside a Retry-After
 	besides int
+	beside  []string
 }
 
 // maxInWindow is the most of the sorted times that fall in any window of length w.
@@ -36,6 +38,11 @@ func maxInWindow(at []time.Time, w time.Duration) int {
 	}
 	return best
 }
+
+// inFlight is how soon after a 429 another call to the conversation is taken to have been sent before the bot had
+// read the 429 (on loopback an answer takes well under a millisecond; a bot that ignored Retry-After would go on
+// calling throughout it, which is at least a second).
+const inFlight = 100 * time.Millisecond
 
 // cardEdits sums up the calls that edited the card of r.
 func cardEdits(calls []fakeconnector.Call, r store.Request) editFigures {
@@ -56,16 +63,20 @@ func cardEdits(calls []fakeconnector.Call, r store.Request) editFigures {
 		}
 		f.refused++
 		ok := true
-		for _, next := range calls[i+1:] {
+		for j, next := range calls { // in the order answered, so look at every call
 			gap := next.At.Sub(c.At)
 			switch {
-			case gap >= c.RetryAfter || !strings.HasPrefix(next.Path, conv):
+			case j == i || gap < 0 || gap >= c.RetryAfter || !strings.HasPrefix(next.Path, conv):
+			case next.Path != c.Path && gap < inFlight:
+				// Sent before the bot could have read the 429 (edits of one card never overlap, other calls may).
 			case next.Path == c.Path:
 				ok = false
 				f.early = append(f.early, fmt.Sprintf("%s %s %s after a 429 with Retry-After %s", next.Method, next.Path,
 					gap.Round(time.Millisecond), c.RetryAfter))
 			default:
 				f.besides++
+				f.beside = append(f.beside, fmt.Sprintf("%s %s %s after a 429 with Retry-After %s", next.Method, next.Path,
+					gap.Round(time.Millisecond), c.RetryAfter))
 			}
 		}
 		if ok {
@@ -117,7 +128,8 @@ func (e *env) finalCardCorrect(r store.Request) (ok bool, shown, fresh string) {
 
 // TestCardEditsHonourRetryAfter: while a run edits its card, Teams refuses every third edit with 429 and
 // Retry-After. The card may not be edited again before Retry-After has passed, and it must end showing the
-// request's final state (the last edit is never lost).
+// request's final state (the last edit is never lost). TestRetryAfterHoldsBackTheConversation checks the other
+// calls to the conversation.
 func TestCardEditsHonourRetryAfter(t *testing.T) {
 	e := newEnv(t, envOpts{tenant: graphtest.Options{Users: 20, BigGroupSize: 300}, writeRate: 100, minEdit: 200 * time.Millisecond})
 	e.fc.ThrottleEdits(3, time.Second)
@@ -135,5 +147,50 @@ func TestCardEditsHonourRetryAfter(t *testing.T) {
 	if ok, shown, fresh := e.finalCardCorrect(big); !ok {
 		t.Errorf("the card does not show the final state.\nshown:\n%s\nrendered from the store:\n%s", shown, fresh)
 	}
-	t.Logf("%d edits, %d refused with 429, %d of them honoured, max %d/s", len(f.edits), f.refused, f.honoured, maxInWindow(f.edits, time.Second))
+	t.Logf("%d edits, %d refused with 429, %d of them honoured, max %d/s; other calls to the conversation inside a "+
+		"Retry-After: %d %q", len(f.edits), f.refused, f.honoured, maxInWindow(f.edits, time.Second), f.besides, f.beside)
+}
+
+// TestRetryAfterHoldsBackTheConversation: Teams' limits hold per bot and conversation for every operation, so after
+// a 429 on a card's edit a reply in the card's thread waits for Retry-After too, and the refused edit lands after it.
+func TestRetryAfterHoldsBackTheConversation(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.command(e.p("alice"), "signout user "+graphtest.UPNLester)
+	r := e.onlyRequest()
+	ctx := context.Background()
+	msg, _, err := e.app.Card(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := "/activities/" + r.Message.ID
+	refused := func() (fakeconnector.Call, bool) {
+		for _, c := range e.fc.Calls() {
+			if c.Method == http.MethodPut && strings.HasSuffix(c.Path, edit) && c.Status == http.StatusTooManyRequests {
+				return c, true
+			}
+		}
+		return fakeconnector.Call{}, false
+	}
+	e.fc.ThrottleEdits(1, time.Second)
+	done := make(chan error, 1)
+	go func() { done <- e.msgr.Update(ctx, r.Message, msg) }()
+	waitFor(t, "the 429", 5*time.Second, func() bool { _, ok := refused(); return ok })
+	e.fc.ThrottleEdits(0, 0)
+	time.Sleep(200 * time.Millisecond) // the bot has read the 429 by now; one that ignored it would reply at once
+	reply, err := e.msgr.Reply(ctx, r.Message, bot.Message{Text: "news"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the refused edit: %v", err)
+	}
+	c, _ := refused()
+	for _, x := range e.fc.Calls() {
+		if strings.HasPrefix(x.Path, "/v3/conversations/"+r.Message.Channel) && x.At.After(c.At) && x.At.Sub(c.At) < c.RetryAfter {
+			t.Errorf("%s %s %s after a 429 with Retry-After %s", x.Method, x.Path, x.At.Sub(c.At).Round(time.Millisecond), c.RetryAfter)
+		}
+	}
+	if reply.ID == "" {
+		t.Error("the reply has no id")
+	}
 }

@@ -28,6 +28,7 @@ import (
 )
 
 const (
+	testFileKey = "test key that signs download links, 32+ bytes"
 	channelConv = "19:secops@thread.tacv2" // the channel's conversation id
 	teamID      = "19:team-general@thread.tacv2"
 	botName     = "signoutbot"
@@ -81,6 +82,8 @@ type envOpts struct {
 	// (default 1 ms, so that tests do not wait on it).
 	writeRate float64
 	minEdit   time.Duration
+	// noPublicURL runs the bot without SIGNOUTBOT_PUBLIC_URL: it can make no download links.
+	noPublicURL bool
 }
 
 // testPace keeps the pacing code on the path of every call, at a rate no test waits on.
@@ -200,7 +203,15 @@ func (e *env) start(o envOpts) {
 	}
 	mux := http.NewServeMux()
 	h.Routes(mux)
-	srv := httptest.NewServer(mux)
+	// Report files: Teams threads link to the bot's own download route, as serve mounts it.
+	mux.Handle("GET /files/{token}", app.FileHandler())
+	srv := httptest.NewUnstartedServer(mux)
+	// The links' address is the server's, known once it listens; set before it serves anything.
+	app.Files = bot.FileLinks{Key: []byte(testFileKey), BaseURL: "http://" + srv.Listener.Addr().String()}
+	if o.noPublicURL {
+		app.Files.BaseURL = ""
+	}
+	srv.Start()
 	go app.RunScheduler(ctx, 50*time.Millisecond)
 	e.st, e.app, e.msgr, e.handler, e.http, e.cancel = st, app, msgr, h, srv, cancel
 	t.Cleanup(e.stop)

@@ -117,7 +117,10 @@ type Messenger struct {
 	seen     map[string]seenIn // user → a conversation they were last seen in, for member look-ups
 }
 
-type pacer struct{ short, hourly *rate.Limiter }
+type pacer struct {
+	short, hourly *rate.Limiter
+	until         time.Time // Teams' last Retry-After for the conversation (guarded by Messenger.mu; retryafter.go)
+}
 
 type seenIn struct{ serviceURL, conversation string }
 
@@ -236,7 +239,7 @@ func (m *Messenger) waitTurn(ctx context.Context, p *pacer) error {
 			return fmt.Errorf("teams: pacing within Teams' rate limits: %w", err)
 		}
 	}
-	return nil
+	return m.waitHeldBack(ctx, p)
 }
 
 // call sends one Connector request: paced, with the app token, each attempt bounded by the timeout, and tried
@@ -281,6 +284,9 @@ func (m *Messenger) call(ctx context.Context, method, serviceURL, path string, p
 		wait, ok := retryAfter(header, time.Now())
 		if !ok {
 			wait = m.backoff(attempt)
+		}
+		if status == http.StatusTooManyRequests {
+			m.holdBack(p, wait)
 		}
 		if wait > m.maxWait {
 			return fmt.Errorf("%w (Teams asks to wait %s, longer than this call may)", cerr, wait)

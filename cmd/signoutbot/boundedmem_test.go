@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -61,6 +62,7 @@ const (
 type boundedResult struct {
 	users                int
 	peakRSS, idleRSS     int64
+	peakAnon             int64
 	preview, run         time.Duration
 	confirmedAtSent      int
 	confirmedAtEnd       int
@@ -68,9 +70,9 @@ type boundedResult struct {
 }
 
 func (r boundedResult) String() string {
-	return fmt.Sprintf("bounded-memory: %d users, peak RSS %d MB (limit %d MB, %.0f %%; %d MB idle), preview %.1f s, run %.1f s "+
+	return fmt.Sprintf("bounded-memory: %d users, peak RSS %d MB (limit %d MB, %.0f %%; %d MB idle; peak anonymous %d MB), preview %.1f s, run %.1f s "+
 		"(%.0f revocations/s, ceiling %.0f/s), confirmed %d when every revocation was sent and %d at the end, cores=%d",
-		r.users, r.peakRSS>>20, boundedLimitRSS>>20, 100*float64(r.peakRSS)/boundedLimitRSS, r.idleRSS>>20, r.preview.Seconds(), r.run.Seconds(),
+		r.users, r.peakRSS>>20, boundedLimitRSS>>20, 100*float64(r.peakRSS)/boundedLimitRSS, r.idleRSS>>20, r.peakAnon>>20, r.preview.Seconds(), r.run.Seconds(),
 		r.sentRate, r.writeLimit, r.confirmedAtSent, r.confirmedAtEnd, runtime.NumCPU())
 }
 
@@ -106,8 +108,18 @@ func boundedMemoryRun(b *testing.B, users int) boundedResult {
 	}
 	listen := ln.Addr().String()
 	ln.Close()
+	profiles := os.Getenv("SIGNOUTBOT_BOUNDED_PROFILE") // a directory: heap profiles every 5 s go there
+	pprofAddr := ""
+	if profiles != "" {
+		pl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		pprofAddr = pl.Addr().String()
+		pl.Close()
+	}
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(os.Environ(), "SIGNOUTBOT_PPROF_LISTEN="+pprofAddr,
 		"SIGNOUTBOT_LISTEN="+listen, "SIGNOUTBOT_DB="+filepath.Join(dir, "bot.db"), "SIGNOUTBOT_ADMINS=UALICE,UBOB,UCAROL",
 		"SIGNOUTBOT_IDENTITIES=UALICE="+graphtest.UPNAdele+",UBOB="+graphtest.UPNAlex+",UCAROL="+graphtest.UPNDiego,
 		"SIGNOUTBOT_PROTECTED=Break Glass", "SIGNOUTBOT_GRAPH_URL="+tenant.GraphURL(), "SIGNOUTBOT_GRAPH_CA="+ca,
@@ -139,6 +151,11 @@ func boundedMemoryRun(b *testing.B, users int) boundedResult {
 	})
 	mem := sampleRSS(cmd.Process.Pid)
 	b.Cleanup(func() { mem.stop() })
+	if profiles != "" {
+		stop := make(chan struct{})
+		b.Cleanup(func() { close(stop) })
+		go saveHeapProfiles(profiles, pprofAddr, mem, stop)
+	}
 	base := "http://" + listen
 	waitForServe(b, "healthz", 30*time.Second, exited, func() bool {
 		resp, err := http.Get(base + "/healthz")
@@ -194,6 +211,7 @@ func boundedMemoryRun(b *testing.B, users int) boundedResult {
 	waitForServe(b, "confirmations", 16*time.Second, exited, func() bool { return time.Now().After(end) })
 	res.confirmedAtEnd = confirmedOnCard(fs, card.TS)
 	res.peakRSS = mem.stop()
+	res.peakAnon = mem.peakAnonymous()
 	return res
 }
 
@@ -256,15 +274,41 @@ func tail(s string, n int) string {
 	return s
 }
 
+// saveHeapProfiles saves the bot's heap profile every 5 s as heap-<seconds>s-<RSS>MB.pb.gz, until stop.
+func saveHeapProfiles(dir, addr string, mem *rssSampler, stop <-chan struct{}) {
+	start := time.Now()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+		if err != nil {
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			continue
+		}
+		name := fmt.Sprintf("heap-%03.0fs-%dMB.pb.gz", time.Since(start).Seconds(), mem.current()>>20)
+		_ = os.WriteFile(filepath.Join(dir, name), body, 0o644)
+	}
+}
+
 // rssSampler reads a process's peak resident set: the kernel's own high-water mark (VmHWM), and VmRSS every
 // 100 ms as a check on it (and for a process that has exited by the time it is read).
 type rssSampler struct {
-	pid  int
-	done chan struct{}
-	once sync.Once
-	mu   sync.Mutex
-	peak int64
-	last int64 // VmRSS as last read
+	pid      int
+	done     chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	peak     int64
+	peakAnon int64 // RssAnon: the process's own memory, without the pages of its binary (RssFile)
+	last     int64 // VmRSS as last read
 }
 
 func sampleRSS(pid int) *rssSampler {
@@ -293,7 +337,7 @@ func (s *rssSampler) read() {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || k != "VmHWM" && k != "VmRSS" {
+		if !ok || k != "VmHWM" && k != "VmRSS" && k != "RssAnon" {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
@@ -301,9 +345,14 @@ func (s *rssSampler) read() {
 			continue
 		}
 		s.mu.Lock()
-		s.peak = max(s.peak, kb<<10)
-		if k == "VmRSS" {
+		switch k {
+		case "RssAnon":
+			s.peakAnon = max(s.peakAnon, kb<<10)
+		case "VmRSS":
 			s.last = kb << 10
+			fallthrough
+		default:
+			s.peak = max(s.peak, kb<<10)
 		}
 		s.mu.Unlock()
 	}
@@ -315,6 +364,13 @@ func (s *rssSampler) current() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.last
+}
+
+// peakAnonymous is the highest RssAnon seen.
+func (s *rssSampler) peakAnonymous() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peakAnon
 }
 
 // stop ends the sampling and returns the peak seen.

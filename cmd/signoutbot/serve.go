@@ -213,6 +213,7 @@ func runServe(ctx context.Context, c serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	startProfiling(ctx, log)
 	roots, err := loadCA(c.graphCA)
 	if err != nil {
 		return err

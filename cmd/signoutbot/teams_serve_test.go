@@ -72,6 +72,15 @@ func TestServeForTeamsAlone(t *testing.T) {
 		}
 		return false
 	})
+	// The download route of report files is mounted, needs no login, and gives nothing for a token it did not sign.
+	dl, err := http.Get(base + "/files/eyJhbGciOiJIUzI1NiJ9.e30.AAAA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl.Body.Close()
+	if dl.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /files/<forged token>: HTTP %d, want 404", dl.StatusCode)
+	}
 }
 
 func TestServeRefusesBadTeamsConfiguration(t *testing.T) {

@@ -128,6 +128,31 @@ func (d *DB) TargetsPage(ctx context.Context, requestID string, afterSeq, limit 
 	return out, nil
 }
 
+// TargetsOf reads the given users' targets in one query.
+func (d *DB) TargetsOf(ctx context.Context, requestID string, userIDs []string) ([]store.Target, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := d.pool.Query(ctx, `SELECT `+targetCols+` FROM targets t WHERE t.request_id = $1 AND t.user_id = ANY($2)
+		ORDER BY t.seq, t.user_id`, requestID, userIDs)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: targets of %s by user: %w", requestID, err)
+	}
+	defer rows.Close()
+	var out []store.Target
+	for rows.Next() {
+		var w targetRow
+		if err := rows.Scan(w.dest()...); err != nil {
+			return nil, fmt.Errorf("postgres: targets of %s by user: %w", requestID, err)
+		}
+		out = append(out, w.target())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: targets of %s by user: %w", requestID, err)
+	}
+	return out, nil
+}
+
 // TargetSummary counts a request's targets by status and guest in one grouped scan of its rows.
 func (d *DB) TargetSummary(ctx context.Context, requestID string) (store.TargetSummary, error) {
 	sum := store.TargetSummary{ByStatus: map[store.TargetStatus]int{}, Guests: map[store.TargetStatus]int{}}

@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/signoutbot/signoutbot/store"
@@ -126,6 +128,46 @@ func (d *DB) TargetsPage(ctx context.Context, requestID string, afterSeq, limit 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: targets of %s after %d: %w", requestID, afterSeq, err)
 	}
+	return out, nil
+}
+
+// TargetsOf reads the given users' targets, activeChunk ids per query (SQLite bounds the parameters of one).
+func (d *DB) TargetsOf(ctx context.Context, requestID string, userIDs []string) ([]store.Target, error) {
+	var out []store.Target
+	for start := 0; start < len(userIDs); start += activeChunk {
+		chunk := userIDs[start:min(start+activeChunk, len(userIDs))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, requestID)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := d.db.QueryContext(ctx, `SELECT `+targetCols+` FROM targets t WHERE t.request_id = ?
+			AND t.user_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: targets of %s by user: %w", requestID, err)
+		}
+		for rows.Next() {
+			var w targetRow
+			if err := rows.Scan(w.dest()...); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: targets of %s by user: %w", requestID, err)
+			}
+			t, err := w.target()
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: %w", err)
+			}
+			out = append(out, t)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: targets of %s by user: %w", requestID, err)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Target) int {
+		return cmp.Or(cmp.Compare(a.Seq, b.Seq), strings.Compare(a.UserID, b.UserID))
+	})
 	return out, nil
 }
 

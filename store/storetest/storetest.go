@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TargetsPage", testTargetsPage},
 		{"TargetSummary", testTargetSummary},
 		{"AddTargets", testAddTargets},
+		{"TargetsOf", testTargetsOf},
 		{"Events", testEvents},
 		{"EventsAppendOnly", testEventsAppendOnly},
 		{"EventsAfter", testEventsAfter},

@@ -421,3 +421,52 @@ func testAddTargets(t *testing.T, s store.Store) {
 		t.Errorf("AddTargets to an unknown request: %v, want ErrNotFound", err)
 	}
 }
+
+func testTargetsOf(t *testing.T, s store.Store) {
+	targets := someTargets("OF0001", 1200) // more ids than one SQLite query may bind
+	mustCreate(t, s, newRequest("OF0001", base()), targets, "")
+	mustCreate(t, s, newRequest("OF0002", base()), someTargets("OF0002", 3), "")
+	id := func(i int) string { return fmt.Sprintf("%08d-0000-4000-8000-000000000000", i) }
+	tests := []struct {
+		name string
+		ids  []string
+		want []int
+	}{
+		{"none", nil, []int{}},
+		{"out of order", []string{id(7), id(2), id(1100)}, []int{2, 7, 1100}},
+		{"unknown and repeated ids", []string{"nobody", id(3), id(3)}, []int{3}},
+		{"many", func() []string {
+			var ids []string
+			for i := 1199; i >= 0; i -= 2 {
+				ids = append(ids, id(i))
+			}
+			return ids
+		}(), func() []int {
+			var seqs []int
+			for i := 1; i < 1200; i += 2 {
+				seqs = append(seqs, i)
+			}
+			return seqs
+		}()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.TargetsOf(ctx(t), "OF0001", tc.ids)
+			if err != nil {
+				t.Fatalf("TargetsOf: %v", err)
+			}
+			seqs := []int{}
+			for _, tg := range got {
+				if tg.RequestID != "OF0001" {
+					t.Errorf("target of %s", tg.RequestID)
+				}
+				seqs = append(seqs, tg.Seq)
+			}
+			equal(t, "seqs", seqs, tc.want)
+		})
+	}
+	// The other request's users are not this one's, even with the same ids.
+	if got, err := s.TargetsOf(ctx(t), "OF0002", []string{id(5), id(1)}); err != nil || len(got) != 1 || got[0].Seq != 1 {
+		t.Errorf("TargetsOf another request = %+v, %v; want its user 1 only", got, err)
+	}
+}

@@ -143,11 +143,12 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	u, ok := s.files.pending[id]
-	if ok && !u.done {
+	accepted := ok && !u.done // a completed upload's URL takes nothing more
+	if accepted {
 		u.content, u.uploaded = content, true
 	}
 	s.mu.Unlock()
-	if !ok || u.done {
+	if !accepted {
 		http.NotFound(w, r)
 		return
 	}
