@@ -412,7 +412,7 @@ func (c *confirmer) pass(last bool) {
 // the scope a page at a time: only the confirmer's own users are kept.
 func (c *confirmer) resync() error {
 	for after := -1; ; {
-		page, err := c.r.Store.TargetsPage(c.ctx, c.id, after, revokePage)
+		page, err := c.r.Store.TargetsPage(c.ctx, c.id, after, c.r.pageSize())
 		if err != nil {
 			return err
 		}
@@ -428,7 +428,7 @@ func (c *confirmer) resync() error {
 			}
 		}
 		c.mu.Unlock()
-		if len(page) < revokePage {
+		if len(page) < c.r.pageSize() {
 			return nil
 		}
 		after = page[len(page)-1].Seq

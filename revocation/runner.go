@@ -132,6 +132,9 @@ type Runner struct {
 	BlockedBackoff []time.Duration
 	// FlushEvery is how many revocation results are persisted together (default 20).
 	FlushEvery int
+	// PageSize is how many targets are read from the store and handled at a time (default revokePage), so that
+	// a run, a verification pass or the deadline of a 100,000-user request never holds its whole scope.
+	PageSize int
 	// ConfirmAfter is how long after its revocation a user is first read back while the run still revokes the
 	// others, so confirmations arrive as the run goes (default 500 ms; negative: read-backs start only once every
 	// revocation is sent). See confirm.go.
@@ -349,7 +352,7 @@ func (r *Runner) fail(ctx context.Context, req store.Request) error {
 	var order []string
 	forbidden := false
 	for after := -1; ; {
-		page, err := r.Store.TargetsPage(ctx, req.ID, after, revokePage, store.TargetFailed, store.TargetExcluded)
+		page, err := r.Store.TargetsPage(ctx, req.ID, after, r.pageSize(), store.TargetFailed, store.TargetExcluded)
 		if err != nil {
 			return fmt.Errorf("run %s: fail: %w", req.ID, err)
 		}
@@ -360,7 +363,7 @@ func (r *Runner) fail(ctx context.Context, req store.Request) error {
 			reasons[t.Detail]++
 			forbidden = forbidden || strings.HasPrefix(t.Detail, "forbidden")
 		}
-		if len(page) < revokePage {
+		if len(page) < r.pageSize() {
 			break
 		}
 		after = page[len(page)-1].Seq
@@ -431,6 +434,13 @@ func (r *Runner) unblock(id string) {
 // (the last $batch of one answered before the next is sent) costs well under a percent of the write ceiling.
 const revokePage = 2000
 
+func (r *Runner) pageSize() int {
+	if r.PageSize > 0 {
+		return r.PageSize
+	}
+	return revokePage
+}
+
 // revokePending sends the pending targets to Graph a page at a time, persisting results in groups as they
 // arrive. blocked is true when the run cannot go on yet (its retry is scheduled).
 func (r *Runner) revokePending(ctx context.Context, req store.Request, c *confirmer) (blocked bool, err error) {
@@ -445,18 +455,18 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request, c *confir
 	// Revoked by an earlier attempt of this run (a crash, a restart): read back at once.
 	for after := -1; ; {
 		gen := c.generation()
-		page, err := r.Store.TargetsPage(ctx, req.ID, after, revokePage, store.TargetRevoked)
+		page, err := r.Store.TargetsPage(ctx, req.ID, after, r.pageSize(), store.TargetRevoked)
 		if err != nil {
 			return false, err
 		}
 		c.add(page, 0, gen)
-		if len(page) < revokePage {
+		if len(page) < r.pageSize() {
 			break
 		}
 		after = page[len(page)-1].Seq
 	}
 	for after := -1; ; {
-		page, err := r.Store.TargetsPage(ctx, req.ID, after, revokePage, store.TargetPending)
+		page, err := r.Store.TargetsPage(ctx, req.ID, after, r.pageSize(), store.TargetPending)
 		if err != nil {
 			return false, err
 		}
@@ -467,7 +477,7 @@ func (r *Runner) revokePending(ctx context.Context, req store.Request, c *confir
 		if err := r.revokeTargets(ctx, req, page, protected, c); err != nil {
 			return false, err
 		}
-		if len(page) < revokePage {
+		if len(page) < r.pageSize() {
 			return false, nil
 		}
 	}

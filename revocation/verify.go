@@ -38,7 +38,7 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 	// A page at a time (read, judge, store), so a pass over 100,000 revoked users never holds them all.
 	var p verifyPass
 	for after := -1; ; {
-		page, err := r.Store.TargetsPage(ctx, id, after, revokePage, store.TargetRevoked)
+		page, err := r.Store.TargetsPage(ctx, id, after, r.pageSize(), store.TargetRevoked)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func (r *Runner) Verify(ctx context.Context, id string) error {
 		if err := r.verifyPage(ctx, req, page, &p); err != nil {
 			return err
 		}
-		if len(page) < revokePage {
+		if len(page) < r.pageSize() {
 			break
 		}
 	}
@@ -186,7 +186,7 @@ func (r *Runner) TokensExpired(ctx context.Context, id string) error {
 			plural(total, "user"))}
 	moved := 0
 	for after := -1; moved < total; {
-		page, err := r.Store.TargetsPage(ctx, id, after, revokePage, store.TargetSessionsInvalid)
+		page, err := r.Store.TargetsPage(ctx, id, after, r.pageSize(), store.TargetSessionsInvalid)
 		if err != nil {
 			return err
 		}
@@ -195,7 +195,7 @@ func (r *Runner) TokensExpired(ctx context.Context, id string) error {
 		}
 		moved += len(page)
 		var events []store.Event
-		if moved >= total || len(page) < revokePage {
+		if moved >= total || len(page) < r.pageSize() {
 			events = append(events, event)
 			moved = total // a confirmation that raced the count is in the next run of this handler, or in the event
 		}

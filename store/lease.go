@@ -121,7 +121,9 @@ func (l *Lease) Release() {
 type leaseKey struct{}
 
 // WithLease makes l the fence of the work done with the returned context (see Fence).
-func WithLease(ctx context.Context, l *Lease) context.Context { return context.WithValue(ctx, leaseKey{}, l) }
+func WithLease(ctx context.Context, l *Lease) context.Context {
+	return context.WithValue(ctx, leaseKey{}, l)
+}
 
 // Fence checks, just before a result only the lease holder may record or announce, that the lease of ctx's work
 // (WithLease) is still held: a replica paused past its lease (a stalled VM, a long GC) must not write or post

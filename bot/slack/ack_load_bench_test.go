@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -85,6 +86,20 @@ func (e *env) openLoop(n int, rate float64, text func(i int) string) (lat []time
 	return lat, failures
 }
 
+// loadAverage is the machine's 1-minute load average where Linux tells it (", load 2.31"): the ack's tail is
+// mostly how long a ready goroutine waits for a core, so a figure means little without it.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return ", load " + f[0]
+}
+
 // percentile of sorted durations, in milliseconds.
 func percentile(sorted []time.Duration, p float64) float64 {
 	if len(sorted) == 0 {
@@ -124,9 +139,9 @@ func BenchmarkAckUnderLoad(b *testing.B) {
 			during = "the run finished revoking before the load ended"
 		}
 		fmt.Printf("ack-under-load: %d signed commands at %d/s during a %d-user run, p50 %.1f ms, p99 %.1f ms, max %.1f ms "+
-			"(target 50 ms, %.0f %%), cores=%d; %s (%d → %d of %d revoked, request %s)\n",
+			"(target 50 ms, %.0f %%), cores=%d%s; %s (%d → %d of %d revoked, request %s)\n",
 			len(lat), rate, users, p50, p99, float64(lat[len(lat)-1].Microseconds())/1000, p99/50*100, runtime.NumCPU(),
-			during, before, after, users, big.ID)
+			loadAverage(), during, before, after, users, big.ID)
 		b.ReportMetric(p50, "ack-p50-ms")
 		b.ReportMetric(p99, "ack-p99-ms")
 		b.ReportMetric(p99/50*100, "%-of-50ms-target-p99")

@@ -214,6 +214,7 @@ func runServe(ctx context.Context, c serveConfig) error {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	startProfiling(ctx, log)
+	setMemoryLimit(log)
 	roots, err := loadCA(c.graphCA)
 	if err != nil {
 		return err
