@@ -44,19 +44,8 @@ func (d *DB) DeleteTimer(ctx context.Context, kind, requestID string) error {
 func (d *DB) DueTimers(ctx context.Context, now time.Time) ([]store.Timer, error) {
 	rows, err := d.pool.Query(ctx, `SELECT kind, request_id, due FROM timers WHERE due <= $1
 		ORDER BY due, kind, request_id`, bound(now))
+	out, err := readTimers(rows, err)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: due timers: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Timer
-	for rows.Next() {
-		t, err := scanTimer(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: due timers: %w", err)
 	}
 	return out, nil
@@ -73,6 +62,23 @@ func (d *DB) NextTimer(ctx context.Context) (store.Timer, bool, error) {
 		return store.Timer{}, false, err
 	}
 	return t, true, nil
+}
+
+// readTimers reads every timer a query returns (its error, if any, passed on).
+func readTimers(rows pgx.Rows, err error) ([]store.Timer, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Timer
+	for rows.Next() {
+		t, err := scanTimer(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 func scanTimer(s pgx.Row) (store.Timer, error) {
@@ -113,20 +119,8 @@ func (d *DB) ClaimTimers(ctx context.Context, c store.TimerClaim) ([]store.Timer
 	if skip == nil {
 		skip = []string{}
 	}
-	rows, err := d.pool.Query(ctx, claimTimersSQL, c.Owner, until, bound(c.Now), c.Kinds, skip, c.Limit)
+	out, err := readTimers(d.pool.Query(ctx, claimTimersSQL, c.Owner, until, bound(c.Now), c.Kinds, skip, c.Limit))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: claim timers: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Timer
-	for rows.Next() {
-		t, err := scanTimer(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: claim timers: %w", err)
 	}
 	// RETURNING keeps no order.

@@ -42,19 +42,8 @@ func (d *DB) DeleteTimer(ctx context.Context, kind, requestID string) error {
 func (d *DB) DueTimers(ctx context.Context, now time.Time) ([]store.Timer, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT kind, request_id, due FROM timers WHERE due <= ?
 		ORDER BY due, kind, request_id`, fmtTime(now))
+	out, err := readTimers(rows, err)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: due timers: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Timer
-	for rows.Next() {
-		t, err := scanTimer(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: due timers: %w", err)
 	}
 	return out, nil
@@ -71,6 +60,23 @@ func (d *DB) NextTimer(ctx context.Context) (store.Timer, bool, error) {
 		return store.Timer{}, false, err
 	}
 	return t, true, nil
+}
+
+// readTimers reads every timer a query returns (its error, if any, passed on).
+func readTimers(rows *sql.Rows, err error) ([]store.Timer, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Timer
+	for rows.Next() {
+		t, err := scanTimer(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 func scanTimer(s interface{ Scan(...any) error }) (store.Timer, error) {
@@ -112,19 +118,8 @@ func (d *DB) ClaimTimers(ctx context.Context, c store.TimerClaim) ([]store.Timer
 		}
 		q += ` ORDER BY due, kind, request_id LIMIT ?`
 		args = append(args, c.Limit)
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return fmt.Errorf("sqlite: claim timers: %w", err)
-		}
-		for rows.Next() {
-			t, err := scanTimer(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, t)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		var err error
+		if out, err = readTimers(tx.QueryContext(ctx, q, args...)); err != nil {
 			return fmt.Errorf("sqlite: claim timers: %w", err)
 		}
 		until := fmtTime(c.Now.Add(c.TTL))
