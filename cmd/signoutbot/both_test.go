@@ -2,16 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -57,22 +51,7 @@ func TestServeSlackAndTeamsTogether(t *testing.T) {
 		"SIGNOUTBOT_TEAMS_AUTHORITY_HOST": fc.AuthorityHost(), "SIGNOUTBOT_TEAMS_CA": fcCA,
 	})
 	ctx := context.Background()
-	slackPost := func(path string, form url.Values) {
-		body := form.Encode()
-		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		mac := hmac.New(sha256.New, []byte("shh"))
-		fmt.Fprintf(mac, "v0:%s:%s", ts, body)
-		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Slack-Request-Timestamp", ts)
-		req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Errorf("slack %s: %v %v", path, resp, err)
-			return
-		}
-		resp.Body.Close()
-	}
+	slackPost := func(path string, form url.Values) { slackSigned(t, base, "shh", path, form) }
 	const channel = "19:ops@thread.tacv2"
 	teamsActivity := func(fromID, name, aad, text string) fakeconnector.Activity {
 		return fakeconnector.Activity{Type: "message", ID: "m-" + fromID, ServiceURL: fc.ServiceURL(), ChannelID: "msteams",
