@@ -34,7 +34,18 @@ func (a *App) when(ctx context.Context, actor store.Actor, text, flag string) (t
 
 // plan answers /signout plan …: who would be signed out and the plan's times, asking nobody for anything.
 func (a *App) plan(ctx context.Context, ev CommandEvent, cmd commands.Command) {
-	sc, err := scope.Resolve(ctx, a.Dir, a.Protection, cmd)
+	// Counted as Graph pages the scope: a plan of a 100,000-member group holds their ids, never their targets.
+	var o outcome
+	seen := make(map[string]bool)
+	sc, err := scope.Stream(ctx, a.Dir, a.Protection, cmd, func(_ scope.Scope, page []store.Target) error {
+		for _, t := range page {
+			if !seen[t.UserID] {
+				seen[t.UserID] = true
+				o.add(t)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		var amb *graph.AmbiguousError
 		if errors.As(err, &amb) {
@@ -51,7 +62,6 @@ func (a *App) plan(ctx context.Context, ev CommandEvent, cmd commands.Command) {
 	}
 	lt, _ := a.Runner.Lifetime(ctx, "")
 	req := store.Request{NotBefore: at, TokenLifetime: lt.Lifetime, LifetimeSource: lt.Source}
-	o := outcomeOf(sc.Targets)
 	loc := a.location(ctx, ev.Actor.Platform, ev.Actor.ID)
 	text := fmt.Sprintf("📋 *Plan only — nothing was requested.* %s: %s.\n%s", capital(sc.Kind), Literal(sc.Text), scopeCount(o, "would be signed out"))
 	text += "\n" + privateTimes(a.planText(req, o, a.now()), loc)
@@ -127,10 +137,19 @@ func (a *App) audit(ctx context.Context, ev CommandEvent, cmd commands.Command) 
 		a.respond(ctx, ev.Respond, fmt.Sprintf("❔ Request %s was not found.", Literal(id)))
 		return
 	}
-	events, err := a.Store.Events(ctx, id)
-	if err != nil {
-		a.refused(ctx, ev.Respond, ev.Actor, "", err)
-		return
+	// Counted a page at a time: a 100,000-user request has a few hundred thousand events.
+	events := 0
+	for after := int64(0); ; {
+		page, err := a.Store.EventsAfter(ctx, id, after, threadPage)
+		if err != nil {
+			a.refused(ctx, ev.Respond, ev.Actor, "", err)
+			return
+		}
+		events += len(page)
+		if len(page) < threadPage {
+			break
+		}
+		after = page[len(page)-1].Seq
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "*Audit of %s* (%s): %s, asked by %s at %s", req.ID, req.Status, scopeName(req), mention(req.Requester),
@@ -175,7 +194,7 @@ func (a *App) audit(ctx context.Context, ev CommandEvent, cmd commands.Command) 
 			}
 		}
 	}
-	fmt.Fprintf(&b, "\n_%d audit events; the whole log: `signoutbot audit export --request %s`._", len(events), req.ID)
+	fmt.Fprintf(&b, "\n_%d audit events; the whole log: `signoutbot audit export --request %s`._", events, req.ID)
 	a.respond(ctx, ev.Respond, b.String())
 }
 

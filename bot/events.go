@@ -468,8 +468,8 @@ func scopeRef(sc scope.Scope, cmd commands.Command) string {
 }
 
 // rescope resolves a stored request's scope again, as it is now (a scheduled sign-out runs hours after its
-// approval, and groups change).
-func (a *App) rescope(ctx context.Context, req store.Request) ([]store.Target, error) {
+// approval, and groups change), handing it to fn a page at a time.
+func (a *App) rescope(ctx context.Context, req store.Request, fn func([]store.Target) error) error {
 	cmd := commands.Command{Kind: commands.KindRevokeUsers, Users: strings.Split(req.ScopeRef, "\n")}
 	switch req.ScopeKind {
 	case "group":
@@ -477,9 +477,6 @@ func (a *App) rescope(ctx context.Context, req store.Request) ([]store.Target, e
 	case "match":
 		cmd = commands.Command{Kind: commands.KindRevokeMatch, Match: req.ScopeRef}
 	}
-	sc, err := scope.Resolve(ctx, a.Dir, a.Protection, cmd)
-	if err != nil {
-		return nil, err
-	}
-	return sc.Targets, nil
+	_, err := scope.Stream(ctx, a.Dir, a.Protection, cmd, func(_ scope.Scope, page []store.Target) error { return fn(page) })
+	return err
 }

@@ -151,36 +151,41 @@ type outcome struct {
 func outcomeOf(targets []store.Target) outcome {
 	var o outcome
 	for _, t := range targets {
-		if t.Status == store.TargetExcluded {
-			o.excluded++
-			continue
-		}
-		o.inScope++
-		if t.Guest {
-			o.guests++
-		} else {
-			o.users++
-		}
-		switch t.Status {
-		case store.TargetPending:
-			o.pending++
-		case store.TargetRevoked:
-			o.open++
-		case store.TargetSessionsInvalid:
-			o.confirmed++
-		case store.TargetTokensExpired:
-			o.confirmed++
-			o.signedOut++
-		case store.TargetFailed:
-			o.failed++
-		case store.TargetUnconfirmed:
-			o.unconfirm++
-		}
-		if !t.RevokedAt.IsZero() {
-			o.revoked++
-		}
+		o.add(t)
 	}
 	return o
+}
+
+// add counts one target.
+func (o *outcome) add(t store.Target) {
+	if t.Status == store.TargetExcluded {
+		o.excluded++
+		return
+	}
+	o.inScope++
+	if t.Guest {
+		o.guests++
+	} else {
+		o.users++
+	}
+	switch t.Status {
+	case store.TargetPending:
+		o.pending++
+	case store.TargetRevoked:
+		o.open++
+	case store.TargetSessionsInvalid:
+		o.confirmed++
+	case store.TargetTokensExpired:
+		o.confirmed++
+		o.signedOut++
+	case store.TargetFailed:
+		o.failed++
+	case store.TargetUnconfirmed:
+		o.unconfirm++
+	}
+	if !t.RevokedAt.IsZero() {
+		o.revoked++
+	}
 }
 
 // everyone reports whether every user this tenant can sign out is signed out: the only case in which the bot

@@ -147,9 +147,9 @@ type Runner struct {
 	// WriteRate is the pace revocations are sent at (revocations per second, default 20: Graph's ceiling), for
 	// estimates of how long a run takes.
 	WriteRate float64
-	// Rescope resolves a request's scope again at run time; a scheduled sign-out compares it with what was
-	// approved (nil: no comparison).
-	Rescope func(ctx context.Context, req store.Request) ([]store.Target, error)
+	// Rescope resolves a request's scope again at run time, handing its users to fn a page at a time (fn's error
+	// stops it and is returned); a scheduled sign-out compares it with what was approved (nil: no comparison).
+	Rescope func(ctx context.Context, req store.Request, fn func([]store.Target) error) error
 
 	mu      sync.Mutex
 	blocked map[string]blockState // runs that could not go on, by request id: in memory, as a restart retries anyway
@@ -632,72 +632,107 @@ func (r *Runner) startScheduled(ctx context.Context, req store.Request) (blocked
 		events = append(events, store.Event{At: now, RequestID: req.ID, Type: EventLate,
 			Detail: fmt.Sprintf("starting %s after its scheduled time: the bot was not running then", late.Round(time.Second))})
 	}
-	var skipped []store.Target
+	skipped := 0
 	if r.Rescope != nil {
-		fresh, err := r.Rescope(ctx, req)
+		// The scope as it is now, a page at a time: only its users' ids are kept, and the first users who joined.
+		inFresh := make(map[string]bool)
+		var joined []string
+		joinedN := 0
+		err := r.Rescope(ctx, req, func(page []store.Target) error {
+			ids := make([]string, 0, len(page))
+			for _, t := range page {
+				if t.Status != store.TargetExcluded {
+					inFresh[strings.ToLower(t.UserID)] = true
+					ids = append(ids, t.UserID)
+				}
+			}
+			approved, err := r.Store.TargetsOf(ctx, req.ID, ids)
+			if err != nil {
+				return err
+			}
+			inApproved := make(map[string]bool, len(approved))
+			for _, t := range approved {
+				inApproved[strings.ToLower(t.UserID)] = true
+			}
+			for _, t := range page {
+				if t.Status != store.TargetExcluded && !inApproved[strings.ToLower(t.UserID)] {
+					if joinedN++; len(joined) < driftNames {
+						joined = append(joined, t.UPN)
+					}
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
 			return true, r.block(ctx, req, fmt.Errorf("cannot resolve the scope again before the scheduled run: %w", err))
 		}
-		approved, err := r.Store.Targets(ctx, req.ID)
-		if err != nil {
-			return false, err
-		}
-		now := r.now()
-		inFresh := make(map[string]bool, len(fresh))
-		for _, t := range fresh {
-			if t.Status != store.TargetExcluded {
-				inFresh[strings.ToLower(t.UserID)] = true
+		// Who left: the approved users still pending, a page at a time, each page stored with its events. (A crash
+		// part-way leaves the rest to the next attempt, which skips them then.)
+		for after := -1; ; {
+			page, err := r.Store.TargetsPage(ctx, req.ID, after, r.pageSize(), store.TargetPending)
+			if err != nil {
+				return false, err
 			}
-		}
-		inApproved := make(map[string]bool, len(approved))
-		for _, t := range approved {
-			inApproved[strings.ToLower(t.UserID)] = true
-			if t.Status == store.TargetPending && !inFresh[strings.ToLower(t.UserID)] {
-				t.Status, t.Detail, t.UpdatedAt = store.TargetExcluded, "left the scope after the approval: skipped", now
-				skipped = append(skipped, t)
-				events = append(events, store.Event{At: now, RequestID: req.ID, Type: string(t.Status), Actor: UserActor(t),
-					Detail: t.UPN + ": " + t.Detail})
+			now := r.now()
+			var left []store.Target
+			var leftEvents []store.Event
+			for _, t := range page {
+				if !inFresh[strings.ToLower(t.UserID)] {
+					t.Status, t.Detail, t.UpdatedAt = store.TargetExcluded, "left the scope after the approval: skipped", now
+					left = append(left, t)
+					leftEvents = append(leftEvents, store.Event{At: now, RequestID: req.ID, Type: string(t.Status), Actor: UserActor(t),
+						Detail: t.UPN + ": " + t.Detail})
+				}
 			}
-		}
-		var joined []string
-		for _, t := range fresh {
-			if t.Status != store.TargetExcluded && !inApproved[strings.ToLower(t.UserID)] {
-				joined = append(joined, t.UPN)
+			if len(left) > 0 {
+				if err := r.Store.UpdateTargets(ctx, left, leftEvents...); err != nil {
+					return false, err
+				}
+				skipped += len(left)
 			}
+			if len(page) < r.pageSize() {
+				break
+			}
+			after = page[len(page)-1].Seq
 		}
-		if len(skipped) > 0 || len(joined) > 0 {
-			events = append(events, store.Event{At: now, RequestID: req.ID, Type: EventDrift, Detail: driftText(len(skipped), joined)})
+		if skipped > 0 || joinedN > 0 {
+			events = append(events, store.Event{At: r.now(), RequestID: req.ID, Type: EventDrift, Detail: driftText(skipped, joined, joinedN)})
 		}
 	}
 	if len(events) == 0 {
 		return false, nil
 	}
-	if err := r.Store.UpdateTargets(ctx, skipped, events...); err != nil {
+	if err := r.Store.UpdateTargets(ctx, nil, events...); err != nil {
 		return false, err
 	}
 	r.notify(ctx, Notice{Kind: NoticeInfo, RequestID: req.ID})
-	if len(skipped) > 0 {
+	if skipped > 0 {
 		r.notify(ctx, Notice{Kind: NoticeExcluded, RequestID: req.ID})
 	}
 	return false, nil
 }
 
-func driftText(skipped int, joined []string) string {
+// driftNames is how many of the users who joined a scheduled scope since its approval the thread names.
+const driftNames = 20
+
+// driftText says how a scheduled scope changed: skipped users left it; joined names the first of the joinedN users
+// who joined it.
+func driftText(skipped int, joined []string, joinedN int) string {
 	var parts []string
 	if skipped > 0 {
 		parts = append(parts, fmt.Sprintf("%d left the scope since the approval and %s skipped", skipped,
 			map[bool]string{true: "is", false: "are"}[skipped == 1]))
 	}
-	if len(joined) > 0 {
+	if joinedN > 0 {
 		names := joined
-		if len(names) > 20 {
-			names = append(names[:20:20], fmt.Sprintf("and %d more", len(joined)-20))
+		if joinedN > len(names) {
+			names = append(names[:len(names):len(names)], fmt.Sprintf("and %d more", joinedN-len(names)))
 		}
 		parts = append(parts, fmt.Sprintf("%d joined since the approval and %s NOT signed out, because nobody approved them "+
-			"(ask again for them): %s", len(joined), map[bool]string{true: "is", false: "are"}[len(joined) == 1], strings.Join(names, ", ")))
+			"(ask again for them): %s", joinedN, map[bool]string{true: "is", false: "are"}[joinedN == 1], strings.Join(names, ", ")))
 	}
 	return "The scope changed between the approval and the run: " + strings.Join(parts, "; ") + "."
 }

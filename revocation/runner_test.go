@@ -504,9 +504,9 @@ func TestScheduledRunLateAndScopeDrift(t *testing.T) {
 	lester, _ := f.tenant.User(graphtest.UPNLester)
 	tessa, _ := f.tenant.User(graphtest.UPNTessa)
 	// Now: Testy left, Tessa joined.
-	f.runner.Rescope = func(context.Context, store.Request) ([]store.Target, error) {
-		return []store.Target{{UserID: lester.ID, UPN: lester.UserPrincipalName, Status: store.TargetPending},
-			{UserID: tessa.ID, UPN: tessa.UserPrincipalName, Status: store.TargetPending}}, nil
+	f.runner.Rescope = func(_ context.Context, _ store.Request, fn func([]store.Target) error) error {
+		return fn([]store.Target{{UserID: lester.ID, UPN: lester.UserPrincipalName, Status: store.TargetPending},
+			{UserID: tessa.ID, UPN: tessa.UserPrincipalName, Status: store.TargetPending}})
 	}
 	if err := f.runner.Run(ctx, r.ID); err != nil {
 		t.Fatal(err)
