@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -220,7 +221,7 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 		t.RequestID, t.UpdatedAt = req.ID, now
 		targets[i] = t
 	}
-	req, err = a.createRequest(ctx, req, targets, dedup)
+	req, err = a.createRequest(ctx, req, targets, dedup, requestedEvent(req, len(targets)))
 	if errors.Is(err, store.ErrDuplicate) {
 		return
 	}
@@ -278,10 +279,26 @@ func (a *App) newRequest(ctx context.Context, ev CommandEvent, cmd commands.Comm
 	return req
 }
 
-// createRequest stores a new request, drawing another id in the unlikely case its random one is taken.
-func (a *App) createRequest(ctx context.Context, req store.Request, targets []store.Target, dedup string) (store.Request, error) {
+// requestedData is the "requested" event's Data: what was asked, so the audit log alone tells the story.
+type requestedData struct {
+	ScopeKind string `json:"scope_kind"`
+	ScopeText string `json:"scope_text"`
+	Reason    string `json:"reason"`
+	Targets   int    `json:"targets"`
+}
+
+// requestedEvent records that r was asked for, with targets users in its scope: written when the request is
+// stored whole (for a streamed scope, when its last page is in), so the count is the scope's.
+func requestedEvent(r store.Request, targets int) store.Event {
+	data, _ := json.Marshal(requestedData{ScopeKind: r.ScopeKind, ScopeText: r.ScopeText, Reason: r.Reason, Targets: targets})
+	return store.Event{At: r.CreatedAt, Actor: r.Requester, Type: store.EventRequested, Detail: r.Command, Data: string(data)}
+}
+
+// createRequest stores a new request with events (which name no request: the store gives them the id it keeps),
+// drawing another id in the unlikely case its random one is taken.
+func (a *App) createRequest(ctx context.Context, req store.Request, targets []store.Target, dedup string, events ...store.Event) (store.Request, error) {
 	for attempt := 0; ; attempt++ {
-		created, err := a.Store.CreateRequest(ctx, req, targets, dedup)
+		created, err := a.Store.CreateRequest(ctx, req, targets, dedup, events...)
 		if !errors.Is(err, store.ErrConflict) || attempt == 3 {
 			return created, err
 		}
@@ -321,7 +338,7 @@ func (a *App) requestStreamed(ctx context.Context, ev CommandEvent, sc scope.Sco
 			return r, nil, store.ErrUnchanged // cancelled meanwhile (Recover at another replica's start)
 		}
 		r.Status, r.RequiredApprovals, r.ExpiresAt = store.StatusPending, pol.RequiredApprovals(pending), a.now().Add(pol.Expiry)
-		return r, nil, nil
+		return r, []store.Event{requestedEvent(r, sum.Total)}, nil
 	})
 	if errors.Is(err, store.ErrUnchanged) {
 		a.refused(ctx, ev.Respond, ev.Actor, req.ID, fmt.Errorf("request %s was %s while its scope was being read; "+

@@ -110,7 +110,7 @@ func (a *App) policySet(ctx context.Context, ev CommandEvent, cmd commands.Comma
 	if ev.DeliveryID != "" {
 		dedup = ev.Actor.Platform + ":" + ev.DeliveryID
 	}
-	created, err := a.Store.CreateRequest(ctx, req, nil, dedup)
+	created, err := a.Store.CreateRequest(ctx, req, nil, dedup, requestedEvent(req, 0))
 	if errors.Is(err, store.ErrDuplicate) {
 		return
 	}

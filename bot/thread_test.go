@@ -191,7 +191,7 @@ func newThreadRig(t *testing.T, n int) *threadRig {
 	}
 	req, err := st.CreateRequest(ctx, store.Request{ID: "RBIG01", Status: store.StatusRunning, ScopeKind: "group", CreatedAt: at,
 		Requester: store.Actor{Platform: "test", ID: "UA", Name: "alice"}, Message: store.MessageRef{Platform: "test", Channel: "C", ID: "M1"},
-		TokenLifetime: time.Hour, LifetimeSource: "default"}, targets, "")
+		TokenLifetime: time.Hour, LifetimeSource: "default"}, targets, "", store.Event{Type: store.EventRequested, At: at})
 	if err != nil {
 		t.Fatal(err)
 	}

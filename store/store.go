@@ -177,8 +177,9 @@ type UserTarget struct {
 	Request Request
 }
 
-// EventRequested is the type of the event CreateRequest writes with every request (Actor: the requester,
-// Detail: the command as typed).
+// EventRequested is the type of the event a request is recorded with when anyone can see it (Actor: the
+// requester, Detail: the command as typed, Data: what was asked). The caller builds it, as every event: a store
+// writes events, never makes them up, so the log reads the same whichever backend wrote it.
 const EventRequested = "requested"
 
 // Event is one audit log entry. The log is append-only; Seq orders it.
@@ -215,6 +216,16 @@ type TimerClaim struct {
 	Limit int // at most this many (must be positive)
 }
 
+// CheckEventsOf reports an event that names a request other than id (an empty RequestID is id's).
+func CheckEventsOf(id string, events []Event) error {
+	for _, ev := range events {
+		if ev.RequestID != "" && ev.RequestID != id {
+			return fmt.Errorf("%q event belongs to request %s", ev.Type, ev.RequestID)
+		}
+	}
+	return nil
+}
+
 // CheckTimerClaim reports a claim no backend can serve: it would claim timers for nobody, or for no time.
 func CheckTimerClaim(c TimerClaim) error {
 	switch {
@@ -241,10 +252,11 @@ type Filter struct {
 // Store is what every backend provides. Implementations must be safe for concurrent use; storetest holds the
 // contract suite each backend must pass.
 type Store interface {
-	// CreateRequest stores a new request with its targets and the "requested" audit event in one transaction.
-	// dedupKey (may be empty) makes a re-delivered command harmless: a second create with the same key returns
-	// the first request and ErrDuplicate.
-	CreateRequest(ctx context.Context, r Request, targets []Target, dedupKey string) (Request, error)
+	// CreateRequest stores a new request with its targets and events (usually its EventRequested; an event with
+	// no RequestID is r's, one naming another request is an error) in one transaction. dedupKey (may be empty)
+	// makes a re-delivered command harmless: a second create with the same key returns the first request and
+	// ErrDuplicate, and stores nothing.
+	CreateRequest(ctx context.Context, r Request, targets []Target, dedupKey string, events ...Event) (Request, error)
 	GetRequest(ctx context.Context, id string) (Request, error)
 	ListRequests(ctx context.Context, f Filter) ([]Request, error)
 	// UpdateRequest writes r if its stored Version still equals r.Version (else ErrConflict), bumping Version,

@@ -313,7 +313,7 @@ func TestDedupKeyAcrossReplicas(t *testing.T) {
 	for i := range n {
 		go func() {
 			r := store.Request{ID: fmt.Sprintf("DDP%03d", i), Status: store.StatusPending, Command: "/signout"}
-			got, err := dbs[i%2].CreateRequest(context.Background(), r, nil, "slack:EvSame")
+			got, err := dbs[i%2].CreateRequest(context.Background(), r, nil, "slack:EvSame", store.Event{Type: store.EventRequested})
 			results <- result{got, err}
 		}()
 	}
@@ -535,7 +535,8 @@ func mustCreate(t testing.TB, d *DB, id string) store.Request {
 			Status: store.TargetPending}
 	}
 	r, err := d.CreateRequest(context.Background(), store.Request{ID: id, Status: store.StatusPending,
-		Requester: store.Actor{Platform: "slack", ID: "U1", Name: "A"}, Command: "/signout"}, targets, "")
+		Requester: store.Actor{Platform: "slack", ID: "U1", Name: "A"}, Command: "/signout"}, targets, "",
+		store.Event{Type: store.EventRequested, Actor: store.Actor{Platform: "slack", ID: "U1", Name: "A"}, Detail: "/signout"})
 	if err != nil {
 		t.Fatalf("CreateRequest(%s): %v", id, err)
 	}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,23 +12,14 @@ import (
 	"github.com/signoutbot/signoutbot/store"
 )
 
-// requestedData is the "requested" event's Data: what was asked, so the audit log alone tells the story. The
-// same shape as SQLite's, so the log reads the same whichever backend wrote it.
-type requestedData struct {
-	ScopeKind string `json:"scope_kind"`
-	ScopeText string `json:"scope_text"`
-	Reason    string `json:"reason"`
-	Targets   int    `json:"targets"`
-}
-
 // errDedupHit ends CreateRequest's transaction when the dedup key was already stored; it never leaves the package.
 var errDedupHit = errors.New("dedup key already used")
 
-// CreateRequest stores r (Version 1, no approvals), its targets and the "requested" event in one transaction.
+// CreateRequest stores r (Version 1, no approvals), its targets and events in one transaction.
 // A zero CreatedAt is set to now, since listing and LatestTarget order by it. A reused dedupKey returns the
 // stored request and store.ErrDuplicate. An ID already in use is store.ErrConflict, not ErrDuplicate: the
 // caller should pick a new ID, not treat someone else's request as its own.
-func (d *DB) CreateRequest(ctx context.Context, r store.Request, targets []store.Target, dedupKey string) (store.Request, error) {
+func (d *DB) CreateRequest(ctx context.Context, r store.Request, targets []store.Target, dedupKey string, events ...store.Event) (store.Request, error) {
 	if r.ID == "" {
 		return store.Request{}, errors.New("postgres: create request: empty ID")
 	}
@@ -59,8 +49,7 @@ func (d *DB) CreateRequest(ctx context.Context, r store.Request, targets []store
 	if e.err != nil {
 		return store.Request{}, fmt.Errorf("postgres: create request %s: %w", r.ID, e.err)
 	}
-	data, err := json.Marshal(requestedData{ScopeKind: r.ScopeKind, ScopeText: r.ScopeText, Reason: r.Reason, Targets: len(targets)})
-	if err != nil {
+	if err := store.CheckEventsOf(r.ID, events); err != nil {
 		return store.Request{}, fmt.Errorf("postgres: create request %s: %w", r.ID, err)
 	}
 
@@ -88,8 +77,7 @@ func (d *DB) CreateRequest(ctx context.Context, r store.Request, targets []store
 		if err := insertTargets(ctx, tx, r.ID, targets); err != nil {
 			return err
 		}
-		ev := store.Event{At: r.CreatedAt, RequestID: r.ID, Actor: r.Requester, Type: store.EventRequested, Detail: r.Command, Data: string(data)}
-		if err := d.insertEvents(ctx, tx, r.ID, ev); err != nil {
+		if err := d.insertEvents(ctx, tx, r.ID, events...); err != nil {
 			return err
 		}
 		stored, err = getRequest(ctx, tx, r.ID)

@@ -29,7 +29,7 @@ func TestSeqVisibleInCommitOrder(t *testing.T) {
 	for i := range targets {
 		targets[i] = store.Target{Seq: i, UserID: fmt.Sprintf("u%d", i), Status: store.TargetPending}
 	}
-	if _, err := d.CreateRequest(ctx, store.Request{ID: req, Status: store.StatusPending}, targets, ""); err != nil {
+	if _, err := d.CreateRequest(ctx, store.Request{ID: req, Status: store.StatusPending}, targets, "", store.Event{Type: store.EventRequested}); err != nil {
 		t.Fatal(err)
 	}
 	// Each writer updates a request of its own (its events still go to req's log), so none loses a CAS.

@@ -10,19 +10,11 @@ import (
 	"github.com/signoutbot/signoutbot/store"
 )
 
-// requestedData is the "requested" event's Data: what was asked, so the audit log alone tells the story.
-type requestedData struct {
-	ScopeKind string `json:"scope_kind"`
-	ScopeText string `json:"scope_text"`
-	Reason    string `json:"reason"`
-	Targets   int    `json:"targets"`
-}
-
-// CreateRequest stores r (Version 1, no approvals), its targets and the "requested" event in one transaction.
+// CreateRequest stores r (Version 1, no approvals), its targets and events in one transaction.
 // A zero CreatedAt is set to now, since listing and LatestTarget order by it. A reused dedupKey returns the
 // stored request and store.ErrDuplicate. An ID already in use is store.ErrConflict, not ErrDuplicate: the
 // caller should pick a new ID, not treat someone else's request as its own.
-func (d *DB) CreateRequest(ctx context.Context, r store.Request, targets []store.Target, dedupKey string) (store.Request, error) {
+func (d *DB) CreateRequest(ctx context.Context, r store.Request, targets []store.Target, dedupKey string, events ...store.Event) (store.Request, error) {
 	if r.ID == "" {
 		return store.Request{}, errors.New("sqlite: create request: empty ID")
 	}
@@ -37,6 +29,9 @@ func (d *DB) CreateRequest(ctx context.Context, r store.Request, targets []store
 				r.ID, targets[i].UserID, targets[i].RequestID)
 		}
 	}
+	if err := store.CheckEventsOf(r.ID, events); err != nil {
+		return store.Request{}, fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
+	}
 	args, err := requestArgs(r)
 	if err != nil {
 		return store.Request{}, fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
@@ -46,10 +41,6 @@ func (d *DB) CreateRequest(ctx context.Context, r store.Request, targets []store
 		dedup = dedupKey
 	}
 	args = append(args, r.ID, r.Version, fmtTime(r.CreatedAt), dedup)
-	data, err := toJSON(requestedData{ScopeKind: r.ScopeKind, ScopeText: r.ScopeText, Reason: r.Reason, Targets: len(targets)})
-	if err != nil {
-		return store.Request{}, fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
-	}
 
 	var existing, stored store.Request
 	err = d.write(ctx, func(tx *sql.Tx) error {
@@ -75,8 +66,7 @@ func (d *DB) CreateRequest(ctx context.Context, r store.Request, targets []store
 		if err := insertTargets(ctx, tx, r.ID, targets); err != nil {
 			return err
 		}
-		ev := store.Event{At: r.CreatedAt, RequestID: r.ID, Actor: r.Requester, Type: store.EventRequested, Detail: r.Command, Data: data}
-		if err := d.insertEvents(ctx, tx, r.ID, ev); err != nil {
+		if err := d.insertEvents(ctx, tx, r.ID, events...); err != nil {
 			return err
 		}
 		stored, err = getRequest(ctx, tx, r.ID)

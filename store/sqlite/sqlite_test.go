@@ -336,7 +336,8 @@ func mustCreate(t testing.TB, d *DB, id string) store.Request {
 			Status: store.TargetPending}
 	}
 	r, err := d.CreateRequest(context.Background(), store.Request{ID: id, Status: store.StatusPending,
-		Requester: store.Actor{Platform: "slack", ID: "U1", Name: "A"}, Command: "/signout"}, targets, "")
+		Requester: store.Actor{Platform: "slack", ID: "U1", Name: "A"}, Command: "/signout"}, targets, "",
+		store.Event{Type: store.EventRequested, Actor: store.Actor{Platform: "slack", ID: "U1", Name: "A"}, Detail: "/signout"})
 	if err != nil {
 		t.Fatalf("CreateRequest(%s): %v", id, err)
 	}

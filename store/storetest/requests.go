@@ -27,14 +27,14 @@ func testCreateGetRoundTrip(t *testing.T, s store.Store) {
 	allUTC(t, "GetRequest", got.CreatedAt, got.NotBefore, got.ExpiresAt, got.DecidedAt, got.StartedAt,
 		got.FinishedAt, got.TokensExpireAt)
 
-	// The "requested" event is written with the request: Actor = Requester, Detail = Command.
+	// The caller's "requested" event is written with the request, as given, with r's id and a Seq.
 	evs := mustEvents(t, s, r.ID)
 	if len(evs) != 1 {
 		t.Fatalf("events after create = %+v, want one", evs)
 	}
-	ev := evs[0]
-	if ev.Type != "requested" || ev.RequestID != r.ID || ev.Actor != r.Requester || ev.Detail != r.Command {
-		t.Errorf("requested event = %+v", ev)
+	ev, wantEv := evs[0], requested(r)
+	if ev.Type != "requested" || ev.RequestID != r.ID || ev.Actor != r.Requester || ev.Detail != r.Command || ev.Data != wantEv.Data {
+		t.Errorf("requested event = %+v, want %+v", ev, wantEv)
 	}
 	if ev.At.IsZero() || ev.Seq == 0 {
 		t.Errorf("requested event has no At or Seq: %+v", ev)
@@ -62,7 +62,7 @@ func testDedupKey(t *testing.T, s store.Store) {
 	first := mustCreate(t, s, newRequest("DUP001", base()), nil, "slack:Ev123")
 
 	again := newRequest("DUP002", base().Add(time.Second))
-	got, err := s.CreateRequest(ctx(t), again, nil, "slack:Ev123")
+	got, err := s.CreateRequest(ctx(t), again, nil, "slack:Ev123", requested(again))
 	if !errors.Is(err, store.ErrDuplicate) {
 		t.Fatalf("second create with same key: err = %v, want ErrDuplicate", err)
 	}
@@ -72,6 +72,16 @@ func testDedupKey(t *testing.T, s store.Store) {
 	}
 	if evs := mustEvents(t, s, ""); len(evs) != 1 {
 		t.Errorf("duplicate create appended events: %v", eventTypes(evs))
+	}
+
+	// An event of another request is refused, and nothing is stored.
+	other := requested(newRequest("DUP004", base()))
+	other.RequestID = "DUP001"
+	if _, err := s.CreateRequest(ctx(t), newRequest("DUP004", base()), nil, "", other); err == nil {
+		t.Error("create with another request's event: no error")
+	}
+	if _, err := s.GetRequest(ctx(t), "DUP004"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("create refused for another request's event stored its request: err = %v", err)
 	}
 
 	// Empty keys never collide.

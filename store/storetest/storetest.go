@@ -138,11 +138,17 @@ func utc(t time.Time) time.Time {
 // mustCreate creates a request and fails the test on error.
 func mustCreate(t *testing.T, s store.Store, r store.Request, targets []store.Target, key string) store.Request {
 	t.Helper()
-	got, err := s.CreateRequest(ctx(t), r, targets, key)
+	got, err := s.CreateRequest(ctx(t), r, targets, key, requested(r))
 	if err != nil {
 		t.Fatalf("CreateRequest(%s): %v", r.ID, err)
 	}
 	return got
+}
+
+// requested is r's "requested" event as a caller builds it (no RequestID: the store fills in r's).
+func requested(r store.Request) store.Event {
+	return store.Event{At: r.CreatedAt, Actor: r.Requester, Type: store.EventRequested, Detail: r.Command,
+		Data: fmt.Sprintf(`{"scope_kind":%q,"targets":%d}`, r.ScopeKind, 3)}
 }
 
 func mustGet(t *testing.T, s store.Store, id string) store.Request {
