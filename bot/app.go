@@ -120,6 +120,7 @@ func (a *App) Scheduler(poll time.Duration) *revocation.Scheduler {
 		Store: a.Store, Clock: a.Clock, Poll: poll, Log: a.Log, Owner: a.Owner, ClaimTTL: a.LeaseTTL,
 		Handlers: map[string]func(context.Context, string) error{
 			TimerExpire:                   a.expire,
+			TimerResolving:                a.checkResolving,
 			revocation.TimerRun:           a.Runner.Run,
 			revocation.TimerVerify:        a.Runner.Verify,
 			revocation.TimerTokensExpired: a.Runner.TokensExpired,

@@ -154,7 +154,13 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 		notBefore time.Time
 		atErr     error
 		stopped   bool // said why already (a bad --at, a duplicate delivery)
+		reading   *store.Lease
 	)
+	defer func() {
+		if reading != nil {
+			reading.Release()
+		}
+	}()
 	sc, err := scope.Stream(ctx, a.Dir, a.Protection, cmd, func(sc scope.Scope, page []store.Target) error {
 		if first == nil && req.ID == "" {
 			first = page
@@ -167,6 +173,12 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 			}
 			r := a.newRequest(ctx, ev, cmd, sc, notBefore, 0)
 			r.Status = store.StatusResolving
+			// Held while the scope is read, so that no other replica withdraws the request as abandoned meanwhile.
+			l, ok, err := store.HoldLease(ctx, a.Store, resolvingLease(r.ID), a.owner(), a.now, a.leaseTTL(), a.Log)
+			if err != nil || !ok {
+				return fmt.Errorf("could not save the request: lease %s: held %v, %w", resolvingLease(r.ID), !ok, err)
+			}
+			reading = l
 			created, err := a.createRequest(ctx, r, nil, dedup)
 			if errors.Is(err, store.ErrDuplicate) {
 				stopped = true
@@ -176,6 +188,10 @@ func (a *App) request(ctx context.Context, ev CommandEvent, cmd commands.Command
 				return fmt.Errorf("could not save the request: %w", err)
 			}
 			req = created
+			// Should this replica die while reading, another one withdraws the request and tells the requester.
+			if err := a.Store.SetTimer(ctx, store.Timer{Kind: TimerResolving, RequestID: req.ID, Due: a.now().Add(2 * a.leaseTTL())}); err != nil {
+				return fmt.Errorf("could not save the request: %w", err)
+			}
 			page = append(first, page...)
 			first = nil
 		}
@@ -356,8 +372,9 @@ func (a *App) requestStreamed(ctx context.Context, ev CommandEvent, sc scope.Sco
 	a.postCard(ctx, ev.Respond, req, nil)
 }
 
-// abandon cancels a request whose scope was never fully stored, so that it can never be approved.
-func (a *App) abandon(ctx context.Context, id, why string) {
+// abandon cancels a request whose scope was never fully stored, so that it can never be approved. It reports
+// whether it did (false: the request was no longer resolving, or the store failed, which is logged).
+func (a *App) abandon(ctx context.Context, id, why string) bool {
 	_, err := store.Modify(context.WithoutCancel(ctx), a.Store, id, func(r store.Request) (store.Request, []store.Event, error) {
 		if r.Status != store.StatusResolving {
 			return r, nil, store.ErrUnchanged
@@ -369,6 +386,7 @@ func (a *App) abandon(ctx context.Context, id, why string) {
 	if err != nil && !errors.Is(err, store.ErrUnchanged) {
 		a.Log.Error("withdraw a request whose scope was not stored whole", "request", id, "err", err)
 	}
+	return err == nil
 }
 
 // postCard posts the request's message, remembers where, and starts its thread (the full scope list when the

@@ -171,14 +171,15 @@ func (a *App) withdraw(ctx context.Context, respond func(context.Context, Messag
 func (a *App) Recover(ctx context.Context) error {
 	// A request still reading its scope when the bot stopped was never shown to anyone and holds part of its
 	// scope: it is withdrawn, never completed or approved, and its requester asked to ask again.
+	// Unless another replica is still reading it.
 	resolving, err := a.Store.ListRequests(ctx, store.Filter{Statuses: []store.RequestStatus{store.StatusResolving}})
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
 	for _, r := range resolving {
-		a.abandon(ctx, r.ID, "the bot stopped while reading its scope from Graph")
-		a.tellRequester(ctx, r, fmt.Sprintf("⚠️ The bot stopped while it was reading the scope of your sign-out request %s, so "+
-			"it was withdrawn and nobody was signed out. Please ask again.", r.ID))
+		if err := a.checkResolving(ctx, r.ID); err != nil {
+			return fmt.Errorf("recover %s: %w", r.ID, err)
+		}
 	}
 	reqs, err := a.Store.ListRequests(ctx, store.Filter{Statuses: []store.RequestStatus{store.StatusPending, store.StatusApproved, store.StatusRunning}})
 	if err != nil {
@@ -215,4 +216,39 @@ func (a *App) Recover(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// TimerResolving checks on a request whose scope is being read, in case the replica reading it died.
+const TimerResolving = "resolving"
+
+func resolvingLease(id string) string { return "resolving:" + id }
+
+// checkResolving is TimerResolving's handler, and Recover's for each request still resolving: a request whose
+// reader (its lease) is gone is withdrawn, never completed or approved, and its requester asked to ask again; one
+// still being read is looked at again later.
+func (a *App) checkResolving(ctx context.Context, id string) error {
+	// The lease first, the request after: a reader finishes (pending, or withdrawn with its own message) before it
+	// lets the lease go, so what is read under the lease is final.
+	owner := a.owner() + "/recover"
+	ok, err := a.Store.Claim(ctx, resolvingLease(id), owner, a.now(), a.leaseTTL())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return a.Store.SetTimer(ctx, store.Timer{Kind: TimerResolving, RequestID: id, Due: a.now().Add(2 * a.leaseTTL())})
+	}
+	defer func() {
+		if err := a.Store.Release(context.WithoutCancel(ctx), resolvingLease(id), owner); err != nil {
+			a.Log.Warn("release lease", "lease", resolvingLease(id), "err", err)
+		}
+	}()
+	req, err := a.Store.GetRequest(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err == nil && req.Status == store.StatusResolving && a.abandon(ctx, id, "the bot stopped while reading its scope from Graph") {
+		a.tellRequester(ctx, req, fmt.Sprintf("⚠️ The bot stopped while it was reading the scope of your sign-out request %s, so "+
+			"it was withdrawn and nobody was signed out. Please ask again.", id))
+	}
+	return a.Store.DeleteTimer(ctx, TimerResolving, id)
 }

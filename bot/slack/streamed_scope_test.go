@@ -103,3 +103,53 @@ func TestRestartWithdrawsARequestStillResolving(t *testing.T) {
 		t.Errorf("%d cancelled events, want 1", n)
 	}
 }
+
+// Several replicas: one starting while another reads a scope leaves that request alone (its reader holds the
+// request's lease); when the reader dies, its lease lapses and the request is withdrawn, with a word to the
+// requester, by whichever replica's timer looks next.
+func TestReplicaStartLeavesAnotherReplicasScopeAlone(t *testing.T) {
+	o := envOpts{}
+	e := newEnv(t, o)
+	ctx := context.Background()
+	now := time.Now()
+	req, err := e.st.CreateRequest(ctx, store.Request{ID: "RREAD01", Status: store.StatusResolving, Requester: store.Actor{Platform: "slack",
+		ID: alice, Name: "alice"}, ScopeKind: "group", ScopeText: graphtest.GroupBig, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+		RequiredApprovals: 1, Conversation: store.MessageRef{Platform: "slack", Channel: channel}},
+		[]store.Target{{Seq: 0, UserID: "u1", UPN: "u1@contoso.com", Status: store.TargetPending}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other replica reading it: its lease, renewed until it "dies" below.
+	const ttl = 2 * time.Second
+	if ok, err := e.st.Claim(ctx, "resolving:"+req.ID, "other-replica", time.Now(), ttl); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	e.stop()
+	e.start(o) // this replica starts, and Recover looks at the request
+	time.Sleep(300 * time.Millisecond)
+	if got, _ := e.st.GetRequest(ctx, req.ID); got.Status != store.StatusResolving {
+		t.Fatalf("a replica's start withdrew the request another replica was reading: %s", got.Status)
+	}
+	due, err := e.st.DueTimers(ctx, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check store.Timer
+	for _, tm := range due {
+		if tm.Kind == "resolving" && tm.RequestID == req.ID {
+			check = tm
+		}
+	}
+	if check.Due.IsZero() {
+		t.Fatalf("no timer to look at the request again: %v", due)
+	}
+	// The reader dies: its lease lapses, and the timer (brought forward here) withdraws the request.
+	time.Sleep(ttl)
+	if err := e.st.SetTimer(ctx, store.Timer{Kind: "resolving", RequestID: req.ID, Due: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(req.ID, store.StatusCancelled, 10*time.Second)
+	if n := e.countEvents(req.ID, "cancelled"); n != 1 {
+		t.Errorf("%d cancelled events, want 1", n)
+	}
+}
