@@ -2,9 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -67,13 +64,16 @@ type boundedResult struct {
 	confirmedAtSent      int
 	confirmedAtEnd       int
 	sentRate, writeLimit float64
+	// What the channel got: thread replies (files among them) and the card's edits.
+	replies, files, cardEdits int
 }
 
 func (r boundedResult) String() string {
 	return fmt.Sprintf("bounded-memory: %d users, peak RSS %d MB (limit %d MB, %.0f %%; %d MB idle; peak anonymous %d MB), preview %.1f s, run %.1f s "+
-		"(%.0f revocations/s, ceiling %.0f/s), confirmed %d when every revocation was sent and %d at the end, cores=%d",
+		"(%.0f revocations/s, ceiling %.0f/s), confirmed %d when every revocation was sent and %d at the end; "+
+		"the channel got 1 card edited %d times and %d thread replies (%d of them files), cores=%d",
 		r.users, r.peakRSS>>20, boundedLimitRSS>>20, 100*float64(r.peakRSS)/boundedLimitRSS, r.idleRSS>>20, r.peakAnon>>20, r.preview.Seconds(), r.run.Seconds(),
-		r.sentRate, r.writeLimit, r.confirmedAtSent, r.confirmedAtEnd, runtime.NumCPU())
+		r.sentRate, r.writeLimit, r.confirmedAtSent, r.confirmedAtEnd, r.cardEdits, r.replies, r.files, runtime.NumCPU())
 }
 
 func boundedMemoryRun(b *testing.B, users int) boundedResult {
@@ -168,8 +168,8 @@ func boundedMemoryRun(b *testing.B, users int) boundedResult {
 
 	idle := mem.current()
 	start := time.Now()
-	postSlack(b, base+"/slack/commands", url.Values{"command": {"/signout"}, "text": {"group " + graphtest.GroupBig},
-		"user_id": {"UALICE"}, "user_name": {"alice"}, "channel_id": {"C1"}, "trigger_id": {"t1"}}.Encode())
+	slackSigned(b, base, "shh", "/slack/commands", url.Values{"command": {"/signout"}, "text": {"group " + graphtest.GroupBig},
+		"user_id": {"UALICE"}, "user_name": {"alice"}, "channel_id": {"C1"}, "trigger_id": {"t1"}})
 	waitForServe(b, "the approval card", 10*time.Minute, exited, func() bool {
 		if eph := fs.Ephemerals("UALICE"); len(eph) > 0 {
 			b.Fatalf("alice was told: %s", eph[0].AllText())
@@ -191,7 +191,7 @@ func boundedMemoryRun(b *testing.B, users int) boundedResult {
 			"container": map[string]any{"type": "message", "message_ts": card.TS, "channel_id": "C1"},
 			"actions":   []map[string]any{{"action_id": "approve", "block_id": "signout_actions", "value": id, "type": "button"}},
 		})
-		postSlack(b, base+"/slack/interactions", url.Values{"payload": {string(payload)}}.Encode())
+		slackSigned(b, base, "shh", "/slack/interactions", url.Values{"payload": {string(payload)}})
 	}
 	approved := time.Now()
 	sent := func() bool {
@@ -210,6 +210,13 @@ func boundedMemoryRun(b *testing.B, users int) boundedResult {
 	end := time.Now().Add(15 * time.Second)
 	waitForServe(b, "confirmations", 16*time.Second, exited, func() bool { return time.Now().After(end) })
 	res.confirmedAtEnd = confirmedOnCard(fs, card.TS)
+	res.files = len(fs.ThreadFiles("C1", card.TS))
+	res.replies = len(fs.Thread("C1", card.TS)) + res.files
+	for _, msg := range fs.TopLevel("C1") {
+		if msg.TS == card.TS {
+			res.cardEdits = msg.Edits
+		}
+	}
 	res.peakRSS = mem.stop()
 	res.peakAnon = mem.peakAnonymous()
 	return res
@@ -229,26 +236,6 @@ func confirmedOnCard(fs *fakeslack.Server, ts string) int {
 		}
 	}
 	return 0
-}
-
-// postSlack sends a form body signed as Slack signs it.
-func postSlack(b *testing.B, u, body string) {
-	b.Helper()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte("shh"))
-	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b.Fatalf("POST %s: %d", u, resp.StatusCode)
-	}
 }
 
 func waitForServe(b *testing.B, what string, limit time.Duration, exited <-chan error, cond func() bool) {

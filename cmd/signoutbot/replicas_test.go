@@ -155,7 +155,7 @@ func startReplica(t *testing.T, name string, env map[string]string) *replica {
 }
 
 // slackSigned posts a form to a replica as Slack does, signed with secret.
-func slackSigned(t *testing.T, base, secret, path string, form url.Values) {
+func slackSigned(t testing.TB, base, secret, path string, form url.Values) {
 	t.Helper()
 	body := form.Encode()
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
