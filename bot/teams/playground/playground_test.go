@@ -74,11 +74,14 @@ func TestPlaygroundApprovalStory(t *testing.T) {
 	editor := chromedp.CSS(`[data-lexical-editor="true"]`) // the first one: "Start a new post"
 	menuItem := chromedp.CSS(`#typeahead-menu [role="menuitem"]`)
 	do(t, ctx, "open the General channel", chromedp.Click(general), chromedp.WaitVisible(editor))
-	do(t, ctx, "type @ and the bot's name", chromedp.Click(editor), chromedp.SendKeys(editor, "@"+botName[:4]), chromedp.WaitVisible(menuItem))
+	// Keys go to the focused editor (chromedp.KeyEvent), not through chromedp.SendKeys: SendKeys reads the node's
+	// attributes without the node's lock while DOM events rewrite them, which the race detector reports (chromedp
+	// v0.23.0, query.go).
+	do(t, ctx, "type @ and the bot's name", chromedp.Click(editor), chromedp.KeyEvent("@"+botName[:4]), chromedp.WaitVisible(menuItem))
 	if item := eval[string](t, ctx, `document.querySelector('#typeahead-menu [role="menuitem"]').innerText.trim()`); item != botName {
 		t.Fatalf("the mention menu offers %q first, want the bot %q", item, botName)
 	}
-	do(t, ctx, "post the command", chromedp.Click(menuItem), chromedp.SendKeys(editor, " /signout group Test"),
+	do(t, ctx, "post the command", chromedp.Click(menuItem), chromedp.KeyEvent(" /signout group Test"),
 		chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll("button")].find(b => b.textContent.trim() === "Post")`)))
 
 	// The approval card appears in the channel, rendered by the Playground's Adaptive Cards renderer.
