@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,14 +67,19 @@ type boundedResult struct {
 	sentRate, writeLimit float64
 	// What the channel got: thread replies (files among them) and the card's edits.
 	replies, files, cardEdits int
+	// Signed `/signout help` commands sent at 100 per second while it revoked, and their times to the HTTP ack.
+	acks           int
+	ackP50, ackP99 time.Duration
 }
 
 func (r boundedResult) String() string {
 	return fmt.Sprintf("bounded-memory: %d users, peak RSS %d MB (limit %d MB, %.0f %%; %d MB idle; peak anonymous %d MB), preview %.1f s, run %.1f s "+
 		"(%.0f revocations/s, ceiling %.0f/s), confirmed %d when every revocation was sent and %d at the end; "+
-		"the channel got 1 card edited %d times and %d thread replies (%d of them files), cores=%d",
+		"the channel got 1 card edited %d times and %d thread replies (%d of them files); %d signed /signout help at 100/s "+
+		"during the run acknowledged in p50 %.1f ms, p99 %.1f ms (target 50 ms), cores=%d",
 		r.users, r.peakRSS>>20, boundedLimitRSS>>20, 100*float64(r.peakRSS)/boundedLimitRSS, r.idleRSS>>20, r.peakAnon>>20, r.preview.Seconds(), r.run.Seconds(),
-		r.sentRate, r.writeLimit, r.confirmedAtSent, r.confirmedAtEnd, r.cardEdits, r.replies, r.files, runtime.NumCPU())
+		r.sentRate, r.writeLimit, r.confirmedAtSent, r.confirmedAtEnd, r.cardEdits, r.replies, r.files,
+		r.acks, float64(r.ackP50.Microseconds())/1000, float64(r.ackP99.Microseconds())/1000, runtime.NumCPU())
 }
 
 func boundedMemoryRun(b *testing.B, users int) boundedResult {
@@ -202,8 +208,43 @@ func boundedMemoryRun(b *testing.B, users int) boundedResult {
 		}
 		return false
 	}
+	// Admins keep typing while a cutover runs: signed commands on a fixed schedule (open loop, so a slow answer
+	// cannot hold back the next send), timed to Slack's HTTP ack, on the real process under its memory limit.
+	var (
+		ackMu   sync.Mutex
+		ackTook []time.Duration
+		ackWG   sync.WaitGroup
+	)
+	probing := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-probing:
+				return
+			case <-tick.C:
+			}
+			ackWG.Add(1)
+			go func() {
+				defer ackWG.Done()
+				t0 := time.Now()
+				slackSigned(b, base, "shh", "/slack/commands", url.Values{"command": {"/signout"}, "text": {"help"},
+					"user_id": {"UBOB"}, "user_name": {"bob"}, "channel_id": {"C1"}, "trigger_id": {fmt.Sprintf("help-%d", i)}})
+				ackMu.Lock()
+				ackTook = append(ackTook, time.Since(t0))
+				ackMu.Unlock()
+			}()
+		}
+	}()
 	waitForServe(b, "every revocation sent", 30*time.Minute, exited, sent)
 	res.run = time.Since(approved)
+	close(probing)
+	ackWG.Wait()
+	slices.Sort(ackTook)
+	if res.acks = len(ackTook); res.acks > 0 {
+		res.ackP50, res.ackP99 = ackTook[res.acks/2], ackTook[min(res.acks-1, res.acks*99/100)]
+	}
 	res.sentRate = float64(users) / res.run.Seconds()
 	res.confirmedAtSent = confirmedOnCard(fs, card.TS)
 	// The read-backs go on after the last revocation: watch them for a while too.
