@@ -189,7 +189,7 @@ func TestPlanStatesItsOwnFinishTime(t *testing.T) {
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 	req := store.Request{TokenLifetime: 2 * time.Hour, LifetimeSource: "no token lifetime policy in the tenant"}
 	plan := PlainText(a.planText(req, outcome{inScope: 10000}, now))
-	for _, w := range []string{"revoking 10000 users takes about 8 min 20 s at Graph's 20 per second, starting once approved",
+	for _, w := range []string{"revoking 10,000 users takes about 8 min 20 s at Graph's 20 per second, starting once approved",
 		"expires by Wed 2 Dec 14:08:20 UTC (lifetime 2 h: no token lifetime policy in the tenant)",
 		"With `/signout policy set 10m` now: by Wed 2 Dec 14:00:00 UTC", "tokens issued before a policy keep their 2 h"} {
 		if !strings.Contains(plan, w) {
