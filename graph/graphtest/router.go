@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -106,7 +108,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h["client-request-id"] = []string{clientReqID}
 	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 	h.Set("x-ms-ags-diagnostic", `{"ServerInfo":{"DataCenter":"Simulated","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"graphtest"}}`)
-	rec := &statusRecorder{ResponseWriter: w, now: s.now}
+	// With a reply delay, the answer is written here first and sent only once the delay has passed.
+	var out http.ResponseWriter = w
+	var held *httptest.ResponseRecorder
+	replyDelay := s.currentReplyDelay()
+	if replyDelay > 0 {
+		held = httptest.NewRecorder()
+		maps.Copy(held.Header(), h)
+		out = held
+	}
+	rec := &statusRecorder{ResponseWriter: out, now: s.now}
 
 	if d := s.currentLatency(); d > 0 {
 		t := time.NewTimer(d)
@@ -123,6 +134,21 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.route(rec, r, reqID, clientReqID)
+	if held != nil {
+		t := time.NewTimer(replyDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client gave up (or died) before the answer reached it; the work is done all the same
+		case <-s.closed:
+			t.Stop()
+			return
+		}
+		maps.Copy(w.Header(), held.Header())
+		w.WriteHeader(held.Code)
+		_, _ = w.Write(held.Body.Bytes())
+	}
 	s.opts.Logger.Debug("graphtest request", "method", r.Method, "path", r.URL.Path,
 		"status", rec.status, "duration", time.Since(start), "request_id", reqID)
 }

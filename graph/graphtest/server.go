@@ -35,10 +35,11 @@ type Server struct {
 	signingKey []byte
 	handler    http.Handler
 
-	cfgMu     sync.Mutex
-	latency   time.Duration
-	faultRate float64
-	faultRand *rand.Rand // guarded by cfgMu; seeded for repeatable fault patterns
+	cfgMu      sync.Mutex
+	latency    time.Duration
+	replyDelay time.Duration // see SetReplyDelay
+	faultRate  float64
+	faultRand  *rand.Rand // guarded by cfgMu; seeded for repeatable fault patterns
 
 	credOnce sync.Once
 	cred     *clientCredential
@@ -308,6 +309,20 @@ func (s *Server) SetFaultRate(p float64) {
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
 	s.faultRate = clampProbability(p)
+}
+
+// SetReplyDelay holds back every answer this long after Graph has acted on the request: the revocation is done,
+// but the client does not know yet, as when the way back is slow or the client dies meanwhile.
+func (s *Server) SetReplyDelay(d time.Duration) {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	s.replyDelay = d
+}
+
+func (s *Server) currentReplyDelay() time.Duration {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	return s.replyDelay
 }
 
 func (s *Server) currentLatency() time.Duration {
