@@ -16,7 +16,9 @@ func TestReplyDelayActsBeforeAnswering(t *testing.T) {
 	lester, _ := s.User(UPNLester)
 	answered := make(chan response, 1)
 	start := time.Now()
-	go func() { answered <- c.do(http.MethodPost, "/v1.0/users/"+lester.ID+"/revokeSignInSessions", []byte("{}")) }()
+	go func() {
+		answered <- c.do(http.MethodPost, "/v1.0/users/"+lester.ID+"/revokeSignInSessions", []byte("{}"))
+	}()
 	deadline := time.Now().Add(delay / 2)
 	for len(s.Revocations()) == 0 {
 		if time.Now().After(deadline) {
