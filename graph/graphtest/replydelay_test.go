@@ -1,7 +1,9 @@
 package graphtest
 
 import (
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,10 +16,25 @@ func TestReplyDelayActsBeforeAnswering(t *testing.T) {
 	const delay = 300 * time.Millisecond
 	s.SetReplyDelay(delay)
 	lester, _ := s.User(UPNLester)
-	answered := make(chan response, 1)
+	type answer struct {
+		resp *http.Response
+		body []byte
+		err  error
+	}
+	answered := make(chan answer, 1)
 	start := time.Now()
-	go func() {
-		answered <- c.do(http.MethodPost, "/v1.0/users/"+lester.ID+"/revokeSignInSessions", []byte("{}"))
+	go func() { // no t.Fatal off the test's goroutine: the answer, or its error, goes back on the channel
+		req, _ := http.NewRequest(http.MethodPost, s.GraphURL()+"/users/"+lester.ID+"/revokeSignInSessions", strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.HTTPClient().Do(req)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		answered <- answer{resp: resp, body: body, err: err}
 	}()
 	deadline := time.Now().Add(delay / 2)
 	for len(s.Revocations()) == 0 {
@@ -31,11 +48,14 @@ func TestReplyDelayActsBeforeAnswering(t *testing.T) {
 		t.Fatal("the answer came before the reply delay was over")
 	default:
 	}
-	resp := <-answered
+	a := <-answered
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
 	if took := time.Since(start); took < delay {
 		t.Errorf("answered after %s, want at least %s", took, delay)
 	}
-	if resp.status != http.StatusOK || resp.header.Get("request-id") == "" || resp.header.Get("Date") == "" || len(resp.body) == 0 {
-		t.Errorf("delayed answer: %d %v %s", resp.status, resp.header, resp.body)
+	if a.resp.StatusCode != http.StatusOK || a.resp.Header.Get("request-id") == "" || a.resp.Header.Get("Date") == "" || len(a.body) == 0 {
+		t.Errorf("delayed answer: %d %v %s", a.resp.StatusCode, a.resp.Header, a.body)
 	}
 }
