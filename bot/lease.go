@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/signoutbot/signoutbot/revocation"
 	"github.com/signoutbot/signoutbot/store"
 )
 
@@ -15,7 +16,7 @@ func (a *App) leaseTTL() time.Duration {
 	if a.LeaseTTL > 0 {
 		return a.LeaseTTL
 	}
-	return 30 * time.Second
+	return revocation.DefaultLeaseTTL
 }
 
 func (a *App) owner() string {

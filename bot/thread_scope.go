@@ -39,16 +39,11 @@ func (a *App) threadScope(ctx context.Context, req store.Request, events []store
 	for _, ev := range events {
 		switch {
 		case ev.Type == revocation.EventTokensExpired && sc.rest == nil:
-			rest := byNameFirst{n: sampleSize + 1, keep: notSignedOut}
-			err := a.eachTargetPage(ctx, req.ID, func(page []store.Target) {
-				for _, t := range page {
-					rest.add(t)
-				}
-			}, store.TargetPending, store.TargetRevoked, store.TargetSessionsInvalid, store.TargetFailed, store.TargetUnconfirmed)
+			rest, err := a.notSignedOutSample(ctx, req.ID)
 			if err != nil {
 				return nil, err
 			}
-			sc.rest = rest.best
+			sc.rest = rest
 		case ev.Type == store.EventRequested && !files && sc.all == nil:
 			// The scope list in parts names everyone, sorted: only for adapters that cannot take the file.
 			if sc.all, err = a.Store.Targets(ctx, req.ID); err != nil {

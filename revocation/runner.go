@@ -161,8 +161,9 @@ type blockState struct {
 	reason   string
 }
 
-// leaseTTL bounds how long a crashed replica's claim blocks the others; a live one renews it every third of it.
-const leaseTTL = 30 * time.Second
+// DefaultLeaseTTL bounds how long a crashed replica's lease blocks the others (Runner.LeaseTTL, and the bot's
+// other leases, when unset); a live one renews it every third of it.
+const DefaultLeaseTTL = 30 * time.Second
 
 func (r *Runner) now() time.Time { return r.Clock.Now() }
 
@@ -193,7 +194,7 @@ func (r *Runner) notify(ctx context.Context, n Notice) {
 func (r *Runner) claim(ctx context.Context, id string) (*store.Lease, bool, error) {
 	ttl := r.LeaseTTL
 	if ttl <= 0 {
-		ttl = leaseTTL
+		ttl = DefaultLeaseTTL
 	}
 	owner := r.Owner
 	if owner == "" {

@@ -82,15 +82,8 @@ func TestLargeScopeStreamedIntoTheStore(t *testing.T) {
 func TestRestartWithdrawsARequestStillResolving(t *testing.T) {
 	o := envOpts{}
 	e := newEnv(t, o)
-	ctx := context.Background()
 	now := time.Now()
-	req, err := e.st.CreateRequest(ctx, store.Request{ID: "RHALF01", Status: store.StatusResolving, Requester: store.Actor{Platform: "slack",
-		ID: alice, Name: "alice"}, ScopeKind: "group", ScopeText: graphtest.GroupBig, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
-		RequiredApprovals: 1, Conversation: store.MessageRef{Platform: "slack", Channel: channel}},
-		[]store.Target{{Seq: 0, UserID: "u1", UPN: "u1@contoso.com", Status: store.TargetPending}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := resolvingRequest(t, e, "RHALF01", now)
 	// Nobody may approve it: the approval rules take pending requests only.
 	bobAdmin := approvals.Principal{Actor: store.Actor{Platform: "slack", ID: bob, Name: "bob", Entra: "bob-entra"}, Admin: true}
 	if _, _, err := approvals.Approve(req, bobAdmin, now); err == nil {
@@ -112,13 +105,7 @@ func TestReplicaStartLeavesAnotherReplicasScopeAlone(t *testing.T) {
 	e := newEnv(t, o)
 	ctx := context.Background()
 	now := time.Now()
-	req, err := e.st.CreateRequest(ctx, store.Request{ID: "RREAD01", Status: store.StatusResolving, Requester: store.Actor{Platform: "slack",
-		ID: alice, Name: "alice"}, ScopeKind: "group", ScopeText: graphtest.GroupBig, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
-		RequiredApprovals: 1, Conversation: store.MessageRef{Platform: "slack", Channel: channel}},
-		[]store.Target{{Seq: 0, UserID: "u1", UPN: "u1@contoso.com", Status: store.TargetPending}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := resolvingRequest(t, e, "RREAD01", now)
 	// The other replica reading it: its lease, renewed until it "dies" below.
 	const ttl = 2 * time.Second
 	if ok, err := e.st.Claim(ctx, "resolving:"+req.ID, "other-replica", time.Now(), ttl); err != nil || !ok {
@@ -152,4 +139,18 @@ func TestReplicaStartLeavesAnotherReplicasScopeAlone(t *testing.T) {
 	if n := e.countEvents(req.ID, "cancelled"); n != 1 {
 		t.Errorf("%d cancelled events, want 1", n)
 	}
+}
+
+// resolvingRequest stores a request whose scope is still being read (one user of it so far), as a bot that
+// stopped, or another replica still reading, leaves it.
+func resolvingRequest(t *testing.T, e *env, id string, now time.Time) store.Request {
+	t.Helper()
+	req, err := e.st.CreateRequest(context.Background(), store.Request{ID: id, Status: store.StatusResolving,
+		Requester: store.Actor{Platform: "slack", ID: alice, Name: "alice"}, ScopeKind: "group", ScopeText: graphtest.GroupBig,
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour), RequiredApprovals: 1, Conversation: store.MessageRef{Platform: "slack", Channel: channel}},
+		[]store.Target{{Seq: 0, UserID: "u1", UPN: "u1@contoso.com", Status: store.TargetPending}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
